@@ -1,0 +1,35 @@
+# Two commands do all setup on a fresh machine: `make demo` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# CPU build of torch from the local wheel cache; an unpinned torch pulls CUDA (GBs).
+TORCH   ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv clean bench info
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test,ml,fftw]" "$(TORCH)"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hifft info
+	$(BIN)/hifft run pipelines/demo.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+info: $(STAMP)
+	$(BIN)/hifft info
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_fft.py
+
+clean:
+	rm -rf $(VENV) out *.egg-info

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hifft import units
+from hifft.grid import Grid
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "expected"),
+    [
+        ("50 nm", "length", 500.0),
+        ("1 um", "length", 1e4),
+        ("3 Å", "length", 3.0),
+        ("3 Ang", "length", 3.0),
+        (2.5, "length", 2.5),
+        ("0.1 1/nm", "q", 0.01),
+        ("1 1/angstrom", "q", 1.0),
+        ("2 nm^-1", "q", 0.2),
+        ("1e10 cm^-2", "sld", 1.0),  # 1e10 cm⁻² = 1e-6 Å⁻²
+        ("1e-6 1/angstrom**2", "sld", 1.0),
+        ("9.4e-6/angstrom^2", "sld", 9.4),
+        ("1 1/m", "intensity", 0.01),
+        ("2 1/cm", "intensity", 2.0),
+    ],
+)
+def test_conversion_table(value, kind, expected):
+    assert units.convert(value, kind) == pytest.approx(expected, rel=1e-12)
+
+
+def test_wrong_units_named():
+    with pytest.raises(units.UnitError, match="radius.*not a length"):
+        units.length("5 1/nm", field="radius")
+    with pytest.raises(units.UnitError, match="spacing"):
+        Grid(16, spacing="2 seconds")
+
+
+def test_attr_units_parse_in_pint():
+    ureg = units.registry()
+    for spelled in units.ATTR.values():
+        ureg.parse_expression(spelled)  # must not raise
+    assert ureg.Quantity(1, units.ATTR["q"]).to("1/nm").magnitude == pytest.approx(10.0)
+    assert units.factor(units.ATTR["sld"], "sld") == pytest.approx(1.0)
+
+
+def test_grid_axes_and_ranges():
+    g = Grid((8, 6, 10), spacing=2.0)
+    assert g.shape == (8, 6, 10)
+    assert g.box == (16.0, 12.0, 20.0)
+    assert g.volume == 16 * 12 * 20
+    assert g.voxel_volume == 8.0
+    np.testing.assert_allclose(g.q("x"), 2 * np.pi * np.fft.fftfreq(10, 2.0))
+    np.testing.assert_allclose(g.q_half(), 2 * np.pi * np.fft.rfftfreq(10, 2.0))
+    assert g.spectrum_shape == (8, 6, 6)
+    assert g.q_min == pytest.approx(2 * np.pi / 12.0)
+    assert g.q_max == pytest.approx(np.pi / 2.0)
+    assert g.valid_q_range == (g.q_min, g.q_max)
+    c = g.coords("z")
+    assert c[0] == pytest.approx(-7.0) and c[-1] == pytest.approx(7.0)
+    assert np.allclose(np.diff(c), 2.0)
+
+
+def test_grid_int_shape_and_units():
+    g = Grid(64, spacing="0.5 nm")
+    assert g.shape == (64, 64, 64)
+    assert g.spacing == (5.0, 5.0, 5.0)
+    assert g.isotropic
+    assert Grid.from_dict(g.to_dict()) == g
+
+
+@pytest.mark.parametrize("bad", [0, -3, (4, 4), (4, 4, 0), (10**6,) * 3, "x", True])
+def test_grid_rejects_bad_shapes(bad):
+    with pytest.raises(ValueError, match="shape"):
+        Grid(bad)
+
+
+def test_q_is_not_linspace():
+    # the thesis used linspace(-π/d, π/d, N): off by ~2/N from the DFT frequencies
+    g = Grid(81, spacing=1.0)
+    q = np.sort(g.q(0))
+    lin = np.linspace(-np.pi, np.pi, 81)
+    assert np.max(np.abs(q - lin)) > 1e-3
+    assert q[1] - q[0] == pytest.approx(2 * np.pi / 81)
