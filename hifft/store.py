@@ -74,16 +74,21 @@ class Manifest:
         """
         fp = fingerprint(spec)
         existing = self.job() if self.store.exists() else None
-        if self.store.exists() and any(self.store.iterdir()):
-            if existing is not None and existing.get("fingerprint") == fp and not overwrite:
-                return True
-            if not overwrite:
-                what = "a different hifft job" if existing else "data hifft did not write"
-                raise StoreError(
-                    f"{self.store}: already holds {what}; refusing to overwrite "
-                    f"(pass overwrite=True / --overwrite, or choose another path)"
-                )
-            shutil.rmtree(self.store)
+        data = [p for p in self.store.iterdir() if p.name != META_DIR] if self.store.exists() else []
+        if existing is not None and existing.get("fingerprint") == fp and not overwrite:
+            return True
+        if (existing is not None or data) and not overwrite:
+            what = "a different hifft job" if existing else "data hifft did not write"
+            raise StoreError(
+                f"{self.store}: already holds {what}; refusing to overwrite "
+                f"(pass overwrite=True / --overwrite, or choose another path)"
+            )
+        for p in data:  # overwrite: clear everything but our own lock
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        if self.meta.exists():
+            for p in self.meta.iterdir():
+                if p.name != "lock":
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
         self.meta.mkdir(parents=True, exist_ok=True)
         self.done_dir.mkdir(exist_ok=True)
         _atomic_write(self.meta / "job.json", json.dumps({"fingerprint": fp, "spec": spec}, indent=1, default=str))
