@@ -28,6 +28,8 @@ PASS2_FACTOR = 3.5
 PROCESS_OVERHEAD = 400 * 2**20
 #: Smallest chunk worth a file (zarr performance guide: ≥ 1 MiB).
 MIN_CHUNK = 2**20
+#: Chunk size worth growing tasks for (fewer files, larger sequential I/O).
+GOOD_CHUNK = 8 * 2**20
 
 
 class PlanError(ValueError):
@@ -203,18 +205,31 @@ def plan_fft(
     notes: list[str] = []
     # Enough tasks to keep every worker busy (≥ 2 per worker) but no smaller
     # than memory forces; then make chunks ≥ MIN_CHUNK where memory allows.
+    forced_slab, forced_block = slab, block
+
+    def choose(want: float) -> tuple[int, int]:
+        s_, b_ = forced_slab, forced_block
+        if s_ is None:
+            s_ = min(max_slab, nz, max(1, math.ceil(nz / (2 * workers))), max(1, int(want // plane1)))
+            if source_chunk and source_chunk <= max_slab:
+                s_ = max(source_chunk, (s_ // source_chunk) * source_chunk)
+        if b_ is None:
+            b_ = min(max_block, n_y, max(1, math.ceil(n_y / (2 * workers))), max(1, int(want // row2)))
+            while b_ < min(max_block, n_y) and s_ * b_ * n_x * isz_c < MIN_CHUNK:
+                b_ += 1
+        return s_, b_
+
+    # Prefer tasks of ~target_task_bytes (they pipeline I/O with compute);
+    # grow them while chunks stay small (many tiny files cost more than RAM).
     want = min(avail, target_task_bytes)
-    if slab is None:
-        slab = min(max_slab, nz, max(1, math.ceil(nz / (2 * workers))), max(1, int(want // plane1)))
-        if source_chunk and source_chunk <= max_slab:
-            slab = max(source_chunk, (slab // source_chunk) * source_chunk)
-        elif source_chunk and source_chunk > max_slab:
-            notes.append(f"input chunks ({source_chunk} planes) exceed the pass-1 slab; each is read "
-                         f"{math.ceil(source_chunk / max_slab)}× (rechunk the input to save I/O)")
-    if block is None:
-        block = min(max_block, n_y, max(1, math.ceil(n_y / (2 * workers))), max(1, int(want // row2)))
-        while block < min(max_block, n_y) and slab * block * n_x * isz_c < MIN_CHUNK:
-            block += 1
+    slab, block = choose(want)
+    while want < avail and min(slab, nz) * min(block, n_y) * n_x * isz_c < GOOD_CHUNK and (
+            slab < min(max_slab, nz) or block < min(max_block, n_y)):
+        want = min(avail, 2 * want)
+        slab, block = choose(want)
+    if source_chunk and source_chunk > max_slab:
+        notes.append(f"input chunks ({source_chunk} planes) exceed the pass-1 slab; each is read "
+                     f"{math.ceil(source_chunk / max_slab)}× (rechunk the input to save I/O)")
     slab = max(1, min(int(slab), nz))
     block = max(1, min(int(block), n_y))
     if slab > max_slab or block > max_block:
