@@ -553,6 +553,7 @@ def _inverse(F: Any, real: bool, shape: tuple[int, int, int] | None, store: Any,
             slabs = [(f"p2-{i:06d}", i * plan.slab, min(nz, (i + 1) * plan.slab)) for i in range(plan.n_slabs)]
             todo2 = [s for s in slabs if not m_out.is_done(s[0])]
             msrc = as_source(str(mid), complex_ok=True)
+            msrc.raw = True
             op = "irfft2" if real else "ifft2"
             calls2 = [(msrc, z0, z1, op, str(out), t, name, thr, str(np.dtype(rdt)), None, None, (ny, nx))
                       for t, z0, z1 in todo2]

@@ -49,6 +49,8 @@ class Source:
     array: np.ndarray | None = None
     chunk_z: int | None = None
     identity: dict[str, Any] | None = None
+    #: read with :class:`~hifft.fft.chunkio.RawChunkArray` (engine-made stores)
+    raw: bool = False
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -68,6 +70,14 @@ class Source:
             return np.ascontiguousarray(self.array[z0:z1])
         import zarr
 
+        if self.raw:
+            from .chunkio import RawChunkArray
+
+            a = RawChunkArray(self.path)
+            c = a.chunks[0]
+            lo, hi = (z0 // c) * c, min(a.shape[0], -(-z1 // c) * c)
+            block = a.read((lo, 0, 0), (hi, *a.shape[1:]))
+            return block if (lo, hi) == (z0, z1) else np.ascontiguousarray(block[z0 - lo : z1 - lo])
         try:
             arr = zarr.open_array(self.path, mode="r")
             return np.ascontiguousarray(arr[z0:z1])
@@ -127,7 +137,14 @@ def _from_zarr(arr: Any, path: str, spacing: Any, complex_ok: bool) -> Source:
     chunks = tuple(arr.chunks)
     ident = {"path": str(Path(path).resolve()), "shape": list(arr.shape), "dtype": str(arr.dtype),
              "job": _job_of(path)}
-    return Source(grid=grid, dtype=np.dtype(arr.dtype), path=path, chunk_z=int(chunks[0]), identity=ident)
+    from .chunkio import RawChunkArray
+
+    try:  # uncompressed full-width slabs: read chunk files directly (see chunkio)
+        raw = RawChunkArray(path).chunks[1:] == tuple(arr.shape[1:])
+    except (ValueError, KeyError, OSError):
+        raw = False
+    return Source(grid=grid, dtype=np.dtype(arr.dtype), path=path, chunk_z=int(chunks[0]), identity=ident,
+                  raw=raw)
 
 
 def _job_of(path: str) -> Any:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..store import Manifest
 from .backends import get_backend
+from .chunkio import RawChunkArray
 from .source import InputError, Source
 
 
@@ -53,8 +54,6 @@ def plane_task(
     real_shape: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Read planes z0:z1, 2D-transform them (``op``), crop, write into ``dst``."""
-    import zarr
-
     x = src.read(z0, z1)
     where = src.path or "input array"
     if op in ("rfft2", "fft2"):
@@ -74,8 +73,7 @@ def plane_task(
     else:
         raise ValueError(f"unknown plane op {op!r}")
     y = _crop(_crop(y, 1, keep_y), 2, keep_x)
-    out = zarr.open_array(dst, mode="r+")
-    out[z0:z1] = y
+    RawChunkArray(dst).write((z0, 0, 0), y)
     Manifest(dst).mark_done(task, {"zero": False})
     return {"task": task, "zero": False}
 
@@ -96,17 +94,16 @@ def column_task(
     manifest_path: str,
 ) -> dict[str, Any]:
     """Read rows y0:y1 over all z, 1D-transform along z, crop, write and/or reduce."""
-    import zarr
-
     from .reducer import make_block
 
-    blk = zarr.open_array(src, mode="r")[:, y0:y1, :]
+    arr = RawChunkArray(src)
+    blk = arr.read((0, y0, 0), (arr.shape[0], y1, arr.shape[2]))
     be = get_backend(backend, threads=threads)
     F = be.fft(blk, axis=0) if op == "fft" else be.ifft(blk, axis=0)
     del blk
     F = _crop(F, 0, keep_z)
     if dst is not None:
-        zarr.open_array(dst, mode="r+")[:, y0:y1, :] = F
+        RawChunkArray(dst).write((0, y0, 0), F)
     partials: dict[str, Any] = {}
     if reducers:
         m = block_meta or {}
