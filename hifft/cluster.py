@@ -59,19 +59,49 @@ def local_cluster(
     )
 
 
+def jobqueue_cluster(kind: str, jobs: int, **kwargs: Any):
+    """A dask-jobqueue cluster (``kind``: slurm, pbs, sge, lsf) scaled to ``jobs`` batch jobs."""
+    try:
+        import dask_jobqueue
+    except ImportError as exc:
+        raise RuntimeError("cluster kind %r needs dask-jobqueue: pip install 'hifft[cluster]'" % kind) from exc
+    classes = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster"}
+    if kind not in classes:
+        raise ValueError(f"cluster kind must be one of {sorted(classes)} or 'local', got {kind!r}")
+    cluster = getattr(dask_jobqueue, classes[kind])(**kwargs)
+    cluster.scale(jobs=jobs)
+    return cluster
+
+
 @contextlib.contextmanager
 def get_client(
     client: Any = None,
     address: str | None = None,
     n_workers: int | None = None,
     memory_limit: int | str | None = None,
+    jobqueue: dict[str, Any] | None = None,
     **cluster_kwargs: Any,
 ) -> Iterator[Any]:
-    """Yield a ``distributed.Client``; close only what this call opened."""
+    """Yield a ``distributed.Client``; close only what this call opened.
+
+    ``jobqueue={"kind": "slurm", "jobs": 4, **SLURMCluster kwargs}`` starts a
+    batch-system cluster instead of a LocalCluster.
+    """
     if client is not None:
         yield client
         return
     from distributed import Client
+
+    if jobqueue:
+        opts = dict(jobqueue)
+        cluster = jobqueue_cluster(opts.pop("kind"), int(opts.pop("jobs", 1)), **opts)
+        c = Client(cluster)
+        try:
+            yield c
+        finally:
+            c.close()
+            cluster.close()
+        return
 
     address = address or os.environ.get("HIFFT_SCHEDULER")
     if address:

@@ -116,6 +116,7 @@ class Manifest:
 
     def mark_complete(self, tasks: Iterable[str], summary: dict[str, Any] | None = None) -> None:
         missing = self.pending(tasks)
+        self.meta.mkdir(parents=True, exist_ok=True)
         if missing:
             raise StoreError(f"{self.store}: cannot mark complete, {len(missing)} task(s) unfinished: {missing[:5]}")
         _atomic_write(self.meta / "complete", json.dumps(summary or {}, default=str))

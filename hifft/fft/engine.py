@@ -26,7 +26,7 @@ from . import backends
 from .plan import FFTPlan, kept_half_indices, kept_indices, plan_fft
 from .reducer import Reducer, hermitian_weights, make_block
 from .source import InputError, Source, as_source
-from .tasks import column_task, load_partial, merge_partials, plane_task
+from .tasks import DiskFullError, column_task, load_partial, merge_partials, plane_task
 
 #: Inputs up to this many bytes take the in-core path when no store or client is given.
 IN_CORE_BYTES = 256 * 2**20
@@ -341,6 +341,7 @@ class FFTJob:
                 f"{self.workdir}: the FFT needs {need / 2**30:.2f} GiB of disk but {have / 2**30:.2f} GiB "
                 f"is free ({(need - have) / 2**30:.2f} GiB short); free space, pass workdir=, or crop q (q_max)"
             )
+        self._stage_input()
         m_mid = Manifest(mid)
         out_man = Manifest(self.store) if self.store else None
         with m_mid.lock():
@@ -353,7 +354,9 @@ class FFTJob:
             op = "rfft2" if self.half else "fft2"
             calls = [(self.src, z0, z1, op, str(mid), t, self.backend, self.threads, self.dtype.name,
                       self.iy, self.ix) for t, z0, z1 in todo]
-            self.ex.run(plane_task, calls, "pass 1 (2D FFT per z-slab)", self.progress)
+            per = plan.slab * plan.mid_shape[1] * plan.mid_shape[2] * self.cdtype.itemsize
+            _run_pass(self.ex, plane_task, calls, "pass 1 (2D FFT per z-slab)", self.progress,
+                      m_mid, [s[0] for s in slabs], per)
             self.counts["pass1"] = len(todo)
             m_mid.mark_complete([s[0] for s in slabs], {"zero_slabs": sorted(
                 t for t in m_mid.done() if t.startswith("p1-") and m_mid.info(t).get("zero"))})
@@ -361,9 +364,25 @@ class FFTJob:
             result = self._pass2(mid, m_mid, out_man)
         if not self.keep_intermediate:
             shutil.rmtree(mid, ignore_errors=True)
+            shutil.rmtree(self.workdir / "input.zarr", ignore_errors=True)
             if self.workdir.exists() and not any(self.workdir.iterdir()):
                 self.workdir.rmdir()
         return result
+
+    def _stage_input(self) -> None:
+        """Write an in-memory input to the work dir once, so tasks ship a path, not the data."""
+        if self.src.array is None or self.ex.client is None or self.src.nbytes <= 2**20:
+            return
+        import zarr
+
+        staged = self.workdir / "input.zarr"
+        if not (staged / "hifft" / "complete").exists():
+            shutil.rmtree(staged, ignore_errors=True)
+            zarr.create_array(store=str(staged), data=self.src.array,
+                              chunks=(self.plan.slab, *self.grid.shape[1:]), compressors=None, zarr_format=3)
+            Manifest(staged).mark_complete([], {"staged": True})
+        self.src = Source(grid=self.grid, dtype=self.src.dtype, path=str(staged), chunk_z=self.plan.slab,
+                          identity=self.src.identity, raw=True)
 
     def _pass2(self, mid: Path, m_mid: Manifest, out_man: Manifest | None) -> tuple[Any, dict[str, Any]]:
         plan = self.plan
@@ -392,7 +411,9 @@ class FFTJob:
         todo = [b for b in blocks if b[0] not in done]
         calls = [(str(mid), y0, y1, "fft", t, self.backend, self.threads, self.iz, self.store,
                   self.reducers, meta, partial_dir, str(man.store)) for t, y0, y1 in todo]
-        fresh = self.ex.run(column_task, calls, "pass 2 (1D FFT along z per y-block)", self.progress)
+        per = self.plan.block * self.plan.out_shape[0] * self.plan.out_shape[2] * self.cdtype.itemsize
+        fresh = _run_pass(self.ex, column_task, calls, "pass 2 (1D FFT along z per y-block)", self.progress,
+                          man, [b[0] for b in blocks], per if self.store else 0)
         self.counts["pass2"] = len(todo)
         man.mark_complete([b[0] for b in blocks], {"counts": self.counts})
         out: dict[str, Any] = {}
@@ -407,6 +428,20 @@ class FFTJob:
 
             spectrum = da.from_zarr(self.store)
         return spectrum, out
+
+
+def _run_pass(ex: _Executor, fn: Callable, calls: list[tuple], desc: str, progress: bool,
+              man: Manifest, tasks: list[str], bytes_per_task: int) -> list[Any]:
+    """Run one pass; on a full disk, say how much is still needed to finish it."""
+    try:
+        return ex.run(fn, calls, desc, progress)
+    except DiskFullError as exc:
+        left = len(man.pending(tasks))
+        raise DiskFullError(
+            exc.errno, f"{exc.strerror}. {left} of {len(tasks)} tasks of this pass are unfinished: "
+            f"about {left * bytes_per_task / 2**30:.2f} GiB ({left * bytes_per_task} bytes) still needed "
+            f"at {man.store}"
+        ) from exc
 
 
 class _Merge:

@@ -22,6 +22,35 @@ from .chunkio import RawChunkArray
 from .source import InputError, Source
 
 
+class DiskFullError(OSError):
+    """A write ran out of space; the message names the store and the bytes still needed."""
+
+
+def _fault_delay() -> None:
+    """Test hook: ``HIFFT_FAULT_DELAY`` seconds of sleep per task, so that
+    reliability tests can kill workers or clients mid-pass deterministically."""
+    delay = float(os.environ.get("HIFFT_FAULT_DELAY", "0") or 0)
+    if delay > 0:
+        import time
+
+        time.sleep(delay)
+
+
+def _write(dst: str, start: tuple[int, int, int], data: np.ndarray) -> None:
+    import errno
+
+    try:
+        RawChunkArray(dst).write(start, data)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(
+                errno.ENOSPC,
+                f"{dst}: disk full while writing the region at {start} ({data.nbytes} bytes in this task); "
+                f"chunks already written stay readable; free space and rerun to resume",
+            ) from exc
+        raise
+
+
 def _check_finite(x: np.ndarray, where: str, z0: int) -> None:
     finite = np.isfinite(x)
     if not finite.all():
@@ -59,6 +88,7 @@ def plane_task(
     if op in ("rfft2", "fft2"):
         _check_finite(x, where, z0)
     if not x.any():
+        _fault_delay()
         Manifest(dst).mark_done(task, {"zero": True})
         return {"task": task, "zero": True}
     be = get_backend(backend, threads=threads)
@@ -73,7 +103,8 @@ def plane_task(
     else:
         raise ValueError(f"unknown plane op {op!r}")
     y = _crop(_crop(y, 1, keep_y), 2, keep_x)
-    RawChunkArray(dst).write((z0, 0, 0), y)
+    _write(dst, (z0, 0, 0), y)
+    _fault_delay()
     Manifest(dst).mark_done(task, {"zero": False})
     return {"task": task, "zero": False}
 
@@ -103,13 +134,14 @@ def column_task(
     del blk
     F = _crop(F, 0, keep_z)
     if dst is not None:
-        RawChunkArray(dst).write((0, y0, 0), F)
+        _write(dst, (0, y0, 0), F)
     partials: dict[str, Any] = {}
     if reducers:
         m = block_meta or {}
         b = make_block(F, m["grid"], m["half"], iz=m["iz"], iy=m["iy"][y0:y1], ix=m["ix"])
         partials = {r.name: r.block(b) for r in reducers}
         _save_partial(partial_dir, task, partials)
+    _fault_delay()
     Manifest(manifest_path).mark_done(task)
     return partials
 
