@@ -8,6 +8,7 @@ in memory; dask arrays are first stored to a Zarr array in the work dir.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ def _check_shape(shape: tuple[int, ...], what: str) -> None:
 
 @dataclass
 class Source:
-    """A 3D input read slab by slab. Exactly one of ``path`` / ``array`` is set."""
+    """A 3D input read slab by slab from exactly one of ``path``, ``array``, ``reader``."""
 
     grid: Grid
     dtype: np.dtype
@@ -51,6 +52,8 @@ class Source:
     identity: dict[str, Any] | None = None
     #: read with :class:`~hifft.fft.chunkio.RawChunkArray` (engine-made stores)
     raw: bool = False
+    #: a picklable object with ``.slab(z0, z1)`` (a lazy hifft Volume: importer, tiling, up-sampling)
+    reader: Any = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -68,6 +71,8 @@ class Source:
         """Planes z0:z1 as a contiguous numpy array (error names the chunk on failure)."""
         if self.array is not None:
             return np.ascontiguousarray(self.array[z0:z1])
+        if self.reader is not None:
+            return np.ascontiguousarray(self.reader.slab(z0, z1))
         import zarr
 
         if self.raw:
@@ -99,7 +104,12 @@ def as_source(x: Any, spacing: Any = None, complex_ok: bool = True) -> Source:
             src = as_source(str(path), spacing=x.grid.spacing, complex_ok=complex_ok)
             src.grid = x.grid
             return src
-        return as_source(np.asarray(x.slab(0, x.grid.shape[0])), spacing=x.grid.spacing, complex_ok=complex_ok)
+        # a lazy volume: tasks call its .slab(z0, z1), so it is never held whole
+        shape, dtype = tuple(x.grid.shape), np.dtype(x.dtype)
+        _check_shape(shape, "volume")
+        _check_dtype(dtype, "volume", complex_ok)
+        ident = {"volume": repr(x), "attrs": json.dumps(getattr(x, "attrs", {}), sort_keys=True, default=str)}
+        return Source(grid=x.grid, dtype=dtype, reader=x, identity=ident)
     if isinstance(x, str | Path):
         p = Path(x)
         if not p.exists():

@@ -37,7 +37,7 @@ class TorchBackend(FFTBackend):
         return t.to(self.device) if self.gpu else t
 
     def _out(self, t) -> np.ndarray:
-        return t.cpu().numpy() if self.gpu else t.numpy()
+        return t.contiguous().cpu().numpy() if self.gpu else t.contiguous().numpy()
 
     def rfft2(self, x: np.ndarray) -> np.ndarray:
         check_real(x)
@@ -55,10 +55,24 @@ class TorchBackend(FFTBackend):
         check_complex(x)
         return self._out(self._t.fft.ifft2(self._in(x), dim=(-2, -1)))
 
+    def _strided_on_cpu(self, x: np.ndarray, axis: int) -> bool:
+        # torch on CPU transforms a non-last axis into a non-contiguous result
+        # and took 0.15 s (with the copy back) vs 0.06 s for pocketfft on a
+        # (512, 64, 257) block here, so that case is handed to scipy.fft.
+        return not self.gpu and axis % x.ndim != x.ndim - 1
+
     def fft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         check_complex(x)
+        if self._strided_on_cpu(x, axis):
+            import scipy.fft
+
+            return scipy.fft.fft(x, axis=axis, workers=self.threads)
         return self._out(self._t.fft.fft(self._in(x), dim=axis))
 
     def ifft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         check_complex(x)
+        if self._strided_on_cpu(x, axis):
+            import scipy.fft
+
+            return scipy.fft.ifft(x, axis=axis, workers=self.threads)
         return self._out(self._t.fft.ifft(self._in(x), dim=axis))
