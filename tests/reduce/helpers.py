@@ -1,0 +1,47 @@
+"""Brute-force oracles for the reduction tests (full spectra, numpy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hifft.grid import Grid
+from hifft.reduce._common import intensity_scale, sinc2_inverse
+
+
+def full_q(grid: Grid) -> np.ndarray:
+    qz, qy, qx = (grid.q(a) for a in range(3))
+    return np.sqrt(qz[:, None, None] ** 2 + qy[None, :, None] ** 2 + qx[None, None, :] ** 2)
+
+
+def full_intensity(x: np.ndarray, grid: Grid, sinc: bool) -> np.ndarray:
+    F = np.fft.fftn(x)
+    c = [sinc2_inverse(grid.q(a), grid.spacing[a], sinc) for a in range(3)]
+    return intensity_scale(grid) * np.abs(F) ** 2 * c[0][:, None, None] * c[1][None, :, None] * c[2]
+
+
+def friedel_class(grid: Grid) -> np.ndarray:
+    """An id shared by q and −q (min of the flat indices of the pair)."""
+    nz, ny, nx = grid.shape
+    iz, iy, ix = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
+    a = np.ravel_multi_index((iz, iy, ix), grid.shape)
+    b = np.ravel_multi_index(((-iz) % nz, (-iy) % ny, (-ix) % nx), grid.shape)
+    return np.minimum(a, b)
+
+
+def bin_index(q: np.ndarray, edges: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Bin per point, −1 outside [edges[0], edges[-1]] (edges inclusive within rtol)."""
+    b = np.clip(np.searchsorted(edges, q, side="right") - 1, 0, edges.size - 2)
+    inside = (q >= edges[0] * (1 - rtol)) & (q <= edges[-1] * (1 + rtol))
+    return np.where(inside, b, -1)
+
+
+def sphere(n: int, d: float, radius: float) -> tuple[np.ndarray, Grid]:
+    g = Grid(n, d)
+    c = [g.coords(a) for a in range(3)]
+    r2 = c[0][:, None, None] ** 2 + c[1][None, :, None] ** 2 + c[2][None, None, :] ** 2
+    return (r2 <= radius * radius).astype(np.float32), g
+
+
+def sphere_form_factor(q: np.ndarray, radius: float) -> np.ndarray:
+    qr = q * radius
+    return (3 * (np.sin(qr) - qr * np.cos(qr)) / qr**3) ** 2
