@@ -108,7 +108,10 @@ def as_source(x: Any, spacing: Any = None, complex_ok: bool = True) -> Source:
         shape, dtype = tuple(x.grid.shape), np.dtype(x.dtype)
         _check_shape(shape, "volume")
         _check_dtype(dtype, "volume", complex_ok)
-        ident = {"volume": repr(x), "attrs": json.dumps(getattr(x, "attrs", {}), sort_keys=True, default=str)}
+        reader = getattr(x, "reader", None)
+        content = reader.fingerprint() if hasattr(reader, "fingerprint") else None
+        ident = {"volume": repr(x), "content": content,
+                 "attrs": json.dumps(getattr(x, "attrs", {}), sort_keys=True, default=str)}
         return Source(grid=x.grid, dtype=dtype, reader=x, identity=ident)
     if isinstance(x, str | Path):
         p = Path(x)
