@@ -248,7 +248,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 "parentheses); wall times are in the JSON. CPU time is used because the machine "
                 "is shared (load average ~13 on 2 cores during these runs), which makes wall "
                 "times swing by 2-3x.", "",
-                "| N³ | block rows | pass 1+2 (s) | bare pass 2 (s) | + radial (s) "
+                "| N³ | block rows | pass 1+2 (wall s) | bare pass 2 (s) | + radial (s) "
                 "| + radial, plane, Ewald (s) | overhead radial | overhead all |",
                 "|---|---|---|---|---|---|---|---|"]
         for r in eng:
@@ -257,6 +257,23 @@ def table(rows: list[dict[str, Any]]) -> str:
                        f"{r['pass2_bare_s']:.1f} ({runs['bare']}) | {r['pass2_radial_s']:.1f} "
                        f"({runs['radial']}) | {r['pass2_all_s']:.1f} ({runs['all']}) | "
                        f"{r['overhead_radial']:.0%} | {r['overhead_all']:.0%} |")
+        out.append("")
+    both = [(lp, e) for lp in loops for e in eng if lp["n"] == e["n"]]
+    if both:
+        out += ["## Estimate: the fused reductions' CPU time as a share of the engine's pass 2",
+                "",
+                "The kernels' CPU time per point (loop rows) over the engine's bare pass-2 CPU "
+                "time per point (engine rows): the engine differences above are within their "
+                "run-to-run noise, so this ratio is the sharper number.", "",
+                "| N³ | engine bare pass 2 (ns/point) | radial (ns/point) | radial share | "
+                "radial + plane + Ewald share |", "|---|---|---|---|---|"]
+        for lp, e in both:
+            pts = lp["n"] ** 2 * (lp["n"] // 2 + 1)
+            bare = e["pass2_bare_s"] / pts * 1e9
+            rad = lp["ns_per_point"]["radial"]
+            allp = sum(lp["block_s"].values()) / pts * 1e9
+            out.append(f"| {lp['n']} | {bare:.2f} | {rad:.2f} | {rad / bare:.0%} | "
+                       f"{allp / bare:.0%} |")
         out.append("")
     az = [r for r in rows if r["kind"] == "azimuthal"]
     for r in az:

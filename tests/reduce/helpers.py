@@ -8,9 +8,14 @@ from hifft.grid import Grid
 from hifft.reduce._common import intensity_scale, sinc2_inverse
 
 
-def full_q(grid: Grid) -> np.ndarray:
+def full_q2(grid: Grid) -> np.ndarray:
+    """|q|² of the full grid, summed as the kernels do: (q_z² + q_y²) + q_x²."""
     qz, qy, qx = (grid.q(a) for a in range(3))
-    return np.sqrt(qz[:, None, None] ** 2 + qy[None, :, None] ** 2 + qx[None, None, :] ** 2)
+    return ((qz * qz)[:, None, None] + (qy * qy)[None, :, None]) + (qx * qx)[None, None, :]
+
+
+def full_q(grid: Grid) -> np.ndarray:
+    return np.sqrt(full_q2(grid))
 
 
 def full_intensity(x: np.ndarray, grid: Grid, sinc: bool) -> np.ndarray:
@@ -28,10 +33,15 @@ def friedel_class(grid: Grid) -> np.ndarray:
     return np.minimum(a, b)
 
 
-def bin_index(q: np.ndarray, edges: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
-    """Bin per point, −1 outside [edges[0], edges[-1]] (edges inclusive within rtol)."""
-    b = np.clip(np.searchsorted(edges, q, side="right") - 1, 0, edges.size - 2)
-    inside = (q >= edges[0] * (1 - rtol)) & (q <= edges[-1] * (1 + rtol))
+def bin_index(q2: np.ndarray, edges: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Bin per point from |q|² (see :func:`full_q2`), −1 outside [edges[0], edges[-1]]
+    (edges inclusive within rtol).
+
+    Decided on squares, e_b² <= q² < e_{b+1}², as the kernels do (exact ties, e.g.
+    an edge at √2·Δq, can fall the other way when comparing q with e_b)."""
+    e2 = edges * edges
+    b = np.clip(np.searchsorted(e2, q2, side="right") - 1, 0, edges.size - 2)
+    inside = (q2 >= (edges[0] * (1 - rtol)) ** 2) & (q2 <= (edges[-1] * (1 + rtol)) ** 2)
     return np.where(inside, b, -1)
 
 
