@@ -92,32 +92,20 @@ def get_client(
         return
     from distributed import Client
 
+    address = address or os.environ.get("HIFFT_SCHEDULER")
+    cluster = None
     if jobqueue:
         opts = dict(jobqueue)
         cluster = jobqueue_cluster(opts.pop("kind"), int(opts.pop("jobs", 1)), **opts)
-        c = Client(cluster)
-        try:
-            yield c
-        finally:
-            c.close()
-            cluster.close()
-        return
-
-    address = address or os.environ.get("HIFFT_SCHEDULER")
-    if address:
-        c = Client(address)
-        try:
-            yield c
-        finally:
-            c.close()
-        return
-    cluster = local_cluster(n_workers=n_workers, memory_limit=memory_limit, **cluster_kwargs)
-    c = Client(cluster)
+    elif not address:
+        cluster = local_cluster(n_workers=n_workers, memory_limit=memory_limit, **cluster_kwargs)
+    c = Client(cluster if cluster is not None else address)
     try:
         yield c
     finally:
         c.close()
-        cluster.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def worker_memory_limit(client: Any) -> int | None:
