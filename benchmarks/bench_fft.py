@@ -30,6 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import run_child, save  # noqa: E402
 
 COMPETITORS = ["torch", "scipy", "numpy", "hifft-sync", "hifft-cluster"]
+#: For --pipeline sizes: the real job (dilute-sphere scene built to a compressed
+#: Zarr volume, out-of-core FFT fused with the radial reduction, no spectrum
+#: written), as `hifft run` does it; timed per step.
+PIPELINE = "hifft-pipeline"
 
 
 def make_input(path: Path, n: int) -> None:
@@ -44,8 +48,33 @@ def make_input(path: Path, n: int) -> None:
         a[z0 : z0 + 32] = rng.standard_normal((min(32, n - z0), n, n), dtype=np.float32)
 
 
+def pipeline_child(n: int, workdir: str, threads: int) -> dict:
+    from hifft.config import validate
+    from hifft.pipeline import JobConfig, run
+
+    cfg = validate(JobConfig, {
+        "name": f"bench{n}",
+        "grid": {"shape": n, "spacing": 2.0},
+        "scene": {"seed": 1, "components": [{"shape": "sphere", "radius": 40.0, "sld": 1.0,
+                                             "volume_fraction": 0.01, "polydispersity": 0.1}]},
+        "fft": {"backend": os.environ.get("HIFFT_BENCH_BACKEND", "auto"), "memory_budget": "1.2GiB"},
+        "reduce": {"bins": 200},
+        "detector": {"enabled": False},
+        "compare": {"enabled": False},
+        "output": {"dir": workdir, "overwrite": True, "formats": []},
+        "cluster": {"n_workers": threads, "memory_limit": "2.5GiB"},
+    }, "bench")
+    s = run(cfg, progress=False, echo=lambda *a: None)
+    t = s["times_s"]
+    return {"wall": t["fft+reduce"], "build": t["build"], "backend": "auto",
+            "moved": n**3 * 4 + 2 * n * n * (n // 2 + 1) * 8}
+
+
 def child(name: str, path: str, n: int, workdir: str, threads: int) -> dict:
     import zarr
+
+    if name == PIPELINE:
+        return pipeline_child(n, workdir, threads)
 
     if name in ("torch", "scipy", "numpy"):
         x = zarr.open_array(path, mode="r")[:]
@@ -100,8 +129,10 @@ def child(name: str, path: str, n: int, workdir: str, threads: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[256, 512])
     ap.add_argument("--hifft-only", type=int, nargs="*", default=[])
+    ap.add_argument("--pipeline", type=int, nargs="*", default=[],
+                    help="sizes for the whole build+FFT+I(q) job (compressed scene input)")
     ap.add_argument("--competitors", nargs="+", default=COMPETITORS)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--scratch", default="bench-scratch")
@@ -116,15 +147,17 @@ def main() -> None:
     rows = []
     jobs = [(n, c) for n in a.sizes for c in a.competitors]
     jobs += [(n, c) for n in a.hifft_only for c in a.competitors if c.startswith("hifft")]
+    jobs += [(n, PIPELINE) for n in a.pipeline]
     for n in sorted({n for n, _ in jobs}):
-        need = n**3 * 4 * 3.2
+        need = n**3 * 4 * (3.2 if any(m == n and c != PIPELINE for m, c in jobs) else 1.1)
         free = shutil.disk_usage(scratch.parent if scratch.exists() else Path.cwd()).free
         if need > free:
             print(f"skip N={n}: needs {need / 2**30:.1f} GiB of disk, {free / 2**30:.1f} GiB free")
             continue
         scratch.mkdir(exist_ok=True)
         inp = scratch / f"in{n}.zarr"
-        make_input(inp, n)
+        if any(m == n and c != PIPELINE for m, c in jobs):
+            make_input(inp, n)
         for name in [c for m, c in jobs if m == n]:
             wd = scratch / f"work-{name}-{n}"
             shutil.rmtree(wd, ignore_errors=True)
@@ -146,7 +179,8 @@ def main() -> None:
         ratio = f"{r['wall'] / torch_t:.2f}" if torch_t else "-"
         moved = r.get("moved")
         table.append(
-            f"| {n} | {r['name']}{' (' + r['backend'] + ')' if 'backend' in r else ''} | {r['wall']:.2f} | {ratio} "
+            f"| {n} | {r['name']}{' (' + r['backend'] + ')' if 'backend' in r else ''}"
+            f"{' [+ build ' + format(r['build'], '.1f') + ' s]' if 'build' in r else ''} | {r['wall']:.2f} | {ratio} "
             f"| {r['peak_rss'] / 2**30:.2f} | {moved / 2**30:.2f} | {flops / r['wall'] / 1e9:.1f} "
             f"| {moved / r['wall'] / 1e9:.2f} |" if moved else
             f"| {n} | {r['name']} | {r['wall']:.2f} | {ratio} | {r['peak_rss'] / 2**30:.2f} | - "
