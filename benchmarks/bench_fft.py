@@ -113,9 +113,7 @@ def child(name: str, path: str, n: int, workdir: str, threads: int) -> dict:
     else:
         from hifft.cluster import get_client
 
-        t_start = time.perf_counter()
         with get_client(n_workers=threads, memory_limit=os.environ.get("HIFFT_BENCH_WORKER_MEM", "3GiB")) as c:
-            t_cluster = time.perf_counter() - t_start
             job = FFTJob(path, real=True, client=c, backend=backend, workdir=workdir, progress=False,
                          in_core=False)
             t0 = time.perf_counter()
@@ -124,6 +122,8 @@ def child(name: str, path: str, n: int, workdir: str, threads: int) -> dict:
             plan = job.plan
     moved = sum(plan.bytes_read.values()) + sum(plan.bytes_written.values())
     return {"wall": dt, "backend": job.backend, "moved": moved, "slab": plan.slab, "block": plan.block,
+            "pass_s": job.times, "in_bytes": plan.bytes_read["pass1 (input)"],
+            "mid_bytes": plan.bytes_read["pass2 (intermediate)"], "workers": job.ex.workers,
             "hifft_version": hifft.__version__}
 
 
@@ -190,6 +190,13 @@ def main() -> None:
     print(md)
     cmd = "python benchmarks/bench_fft.py " + " ".join(sys.argv[1:])
     save(a.name, cmd, rows, md)
+    cl = [r for r in rows if r.get("name") == "hifft-cluster" and "pass_s" in r]
+    if cl:  # per-worker pass rates for `hifft plan` projections, from the largest cluster run
+        r = max(cl, key=lambda r: r["n"])
+        rates = {"pass1": r["in_bytes"] / (r["pass_s"]["pass1"] * r["workers"]),
+                 "pass2": r["mid_bytes"] / (r["pass_s"]["pass2"] * r["workers"])}
+        (Path(__file__).resolve().parent / "results" / "fft_rates.json").write_text(json.dumps(
+            {"rates": rates, "from": f"hifft-cluster N={r['n']}", "command": cmd}, indent=1))
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -128,3 +128,7 @@ def main() -> None:
 
 
 __all__ = ["app", "main", "Annotated", "Path"]
+
+
+if __name__ == "__main__":
+    main()

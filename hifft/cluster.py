@@ -64,7 +64,7 @@ def jobqueue_cluster(kind: str, jobs: int, **kwargs: Any):
     try:
         import dask_jobqueue
     except ImportError as exc:
-        raise RuntimeError("cluster kind %r needs dask-jobqueue: pip install 'hifft[cluster]'" % kind) from exc
+        raise RuntimeError(f"cluster kind {kind!r} needs dask-jobqueue: pip install 'hifft[cluster]'") from exc
     classes = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster"}
     if kind not in classes:
         raise ValueError(f"cluster kind must be one of {sorted(classes)} or 'local', got {kind!r}")

@@ -11,9 +11,9 @@ results. Every pass resumes from its store's manifest.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from ..grid import Grid
 from ..store import Manifest, fingerprint, free_bytes
 from . import backends
 from .plan import FFTPlan, kept_half_indices, kept_indices, plan_fft
-from .reducer import Reducer, hermitian_weights, make_block
+from .reducer import Reducer, make_block
 from .source import InputError, Source, as_source
 from .tasks import DiskFullError, column_task, load_partial, merge_partials, plane_task
 
@@ -294,6 +294,7 @@ class FFTJob:
                 source_chunk=self.src.chunk_z, slab=self.plan.slab, block=self.plan.block,
             )
         self.counts: dict[str, int] = {}
+        self.times: dict[str, float] = {}
 
     # -------------------------------------------------------------- in-core
     def _in_core(self) -> tuple[np.ndarray, dict[str, Any]]:
@@ -326,6 +327,7 @@ class FFTJob:
             return F, out
         spectrum, out = self._out_of_core()
         meta["counts"] = dict(self.counts)
+        meta["times_s"] = dict(self.times)
         out["meta"] = meta
         return spectrum, out
 
@@ -355,8 +357,10 @@ class FFTJob:
             calls = [(self.src, z0, z1, op, str(mid), t, self.backend, self.threads, self.dtype.name,
                       self.iy, self.ix) for t, z0, z1 in todo]
             per = plan.slab * plan.mid_shape[1] * plan.mid_shape[2] * self.cdtype.itemsize
+            t0 = time.perf_counter()
             _run_pass(self.ex, plane_task, calls, "pass 1 (2D FFT per z-slab)", self.progress,
                       m_mid, [s[0] for s in slabs], per)
+            self.times["pass1"] = time.perf_counter() - t0
             self.counts["pass1"] = len(todo)
             m_mid.mark_complete([s[0] for s in slabs], {"zero_slabs": sorted(
                 t for t in m_mid.done() if t.startswith("p1-") and m_mid.info(t).get("zero"))})
@@ -412,8 +416,10 @@ class FFTJob:
         calls = [(str(mid), y0, y1, "fft", t, self.backend, self.threads, self.iz, self.store,
                   self.reducers, meta, partial_dir, str(man.store)) for t, y0, y1 in todo]
         per = self.plan.block * self.plan.out_shape[0] * self.plan.out_shape[2] * self.cdtype.itemsize
+        t0 = time.perf_counter()
         fresh = _run_pass(self.ex, column_task, calls, "pass 2 (1D FFT along z per y-block)", self.progress,
                           man, [b[0] for b in blocks], per if self.store else 0)
+        self.times["pass2"] = time.perf_counter() - t0
         self.counts["pass2"] = len(todo)
         man.mark_complete([b[0] for b in blocks], {"counts": self.counts})
         out: dict[str, Any] = {}

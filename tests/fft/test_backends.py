@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from hifft.fft import backends
-
 from tests.conftest import gpu_present
 
 TOL = {np.float32: 2e-6, np.float64: 1e-13}

@@ -55,7 +55,8 @@ def test_task_over_memory_limit_says_which_budget(tmp_path):
     from hifft.fft import rfftn
 
     x = np.random.default_rng(0).standard_normal((128, 512, 512)).astype(np.float32)
-    with local_cluster(n_workers=1, memory_limit="350MiB", env={"HIFFT_FAULT_DELAY": "1"}) as cluster, Client(cluster) as c:
+    slow = {"HIFFT_FAULT_DELAY": "1"}  # hold the task's memory long enough for the nanny to see it
+    with local_cluster(n_workers=1, memory_limit="350MiB", env=slow) as cluster, Client(cluster) as c:
         # a budget far above the worker's real limit makes the plan choose whole-volume slabs
         with pytest.raises(RuntimeError, match="raise the per-worker memory limit"):
             rfftn(x, client=c, workdir=tmp_path / "w", memory_budget="8GiB", progress=False,
