@@ -273,6 +273,9 @@ def _build_slab(
         "nonzero": int(nonzero),
         "seconds": round(time.perf_counter() - t0, 4),
     }
+    from ..fft.tasks import _fault_delay
+
+    _fault_delay()  # test hook (HIFFT_FAULT_DELAY): lets reliability tests kill workers mid-build
     Manifest(path).mark_done(task, stats)
     return stats
 

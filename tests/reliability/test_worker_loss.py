@@ -57,3 +57,24 @@ def test_worker_killed_mid_pass(slow_cluster, volume_path, tmp_path, which_pass)
     assert "error" not in box, box.get("error")
     np.testing.assert_allclose(box["value"].values, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
     assert Manifest(out).complete
+
+
+def test_worker_killed_mid_volume_build(slow_cluster, tmp_path):
+    import hifft
+
+    def scene():
+        s = hifft.Scene(hifft.Grid(48, 2.0), seed=3)
+        s.add(hifft.shapes.Sphere(radius=8.0, sld=1.0), volume_fraction=0.02, polydispersity=0.1)
+        return s
+
+    ref = hifft.build_volume(scene(), tmp_path / "ref.zarr", client=None, slab_depth=4, progress=False)
+    out = tmp_path / "rho.zarr"
+    t, box = _run_in_thread(lambda: hifft.build_volume(scene(), out, client=slow_cluster, slab_depth=4,
+                                                       progress=False))
+    _wait_for(lambda: len(Manifest(out).done()) >= 2)
+    assert not Manifest(out).complete
+    kill(worker_pids(slow_cluster)[1])
+    t.join(timeout=120)
+    assert "error" not in box, box.get("error")
+    np.testing.assert_array_equal(box["value"].slab(0, 48), ref.slab(0, 48))
+    assert Manifest(out).complete
