@@ -104,7 +104,10 @@ def info() -> None:
 
 def _register_subcommands() -> None:
     for mod in _SUBCOMMANDS:
-        if importlib.util.find_spec(mod) is None:
+        try:
+            if importlib.util.find_spec(mod) is None:
+                continue
+        except ModuleNotFoundError:  # the subsystem's package is not installed
             continue
         module = importlib.import_module(mod)
         if hasattr(module, "register"):
