@@ -15,7 +15,7 @@ def hifft(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_commands():
     r = hifft("--help")
     assert r.returncode == 0, r.stderr
-    for cmd in ("info", "plan", "fft", "build", "run", "validate"):
+    for cmd in ("info", "plan", "fft", "build", "run", "validate", "ml"):
         assert cmd in r.stdout
 
 

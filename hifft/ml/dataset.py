@@ -1,0 +1,310 @@
+"""Labelled 1D curves as a resumable Dask batch job writing xarray/Zarr.
+
+Layout of ``OUT.zarr`` (a directory):
+
+- ``data/``: a Zarr v3 group read by ``xr.open_zarr(OUT, group="data",
+  consolidated=False)`` or :func:`open_dataset`. Dimensions ``sample`` and
+  ``q``; variables ``I``, ``sigma`` (1/cm, float32), ``I_true`` (the
+  noise-free model, background included), ``shape`` (int8 class index into
+  ``attrs["classes"]``), ``split`` (int8: 0 train, 1 val, 2 test), one
+  float64 variable per label (``radius``, ``length``, ...; NaN where the
+  class has no such parameter), ``scale``, ``background``, ``exposure``,
+  and ``mask`` (bool, true where a point is measured; all true for
+  sasmodels curves).
+- ``hifft/``: the :class:`hifft.store.Manifest` (job fingerprint, one marker
+  per finished chunk, ``complete``). The group lives in ``data/`` because a
+  non-Zarr folder inside a Zarr group makes zarr warn on every listing.
+
+Chunk ``k`` holds samples ``[k·chunk_size, (k+1)·chunk_size)`` and is made
+from ``default_rng([seed, k])`` alone, so a rerun rewrites the same bytes and
+a killed job resumes at the unfinished chunks. Classes are balanced
+globally (sample ``i`` has class ``i mod n_classes``, shuffled within its
+chunk); the split is drawn per sample from the configured fractions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..store import Manifest, StoreError, check_free_space
+from . import shapes as S
+from .config import DatasetConfig
+from .noise import add_noise
+
+GROUP = "data"
+FORMAT = "hifft.ml.curves/1"
+SPLITS = ("train", "val", "test")
+_CURVE_VARS = ("I", "sigma", "I_true")
+
+
+def chunk_name(k: int) -> str:
+    return f"chunk-{k:06d}"
+
+
+def job_spec(cfg: DatasetConfig) -> dict[str, Any]:
+    import sasmodels
+
+    return {
+        "format": FORMAT,
+        "config": cfg.model_dump(mode="json", by_alias=True),
+        "sasmodels": sasmodels.__version__,
+    }
+
+
+def _attrs(cfg: DatasetConfig, source: str) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "source": source,
+        "classes": json.dumps(list(S.CLASSES)),
+        "classes_present": json.dumps(list(cfg.classes)),
+        "params": json.dumps({c: list(S.PARAMS[c]) for c in S.CLASSES}),
+        "splits": json.dumps(list(SPLITS)),
+        "config": json.dumps(cfg.model_dump(mode="json", by_alias=True)),
+        "hifft_version": __version__,
+        "intensity_units": "1/cm",
+        "length_units": "angstrom",
+    }
+
+
+# ---------------------------------------------------------------------------
+# one chunk (pure; runs on a worker)
+# ---------------------------------------------------------------------------
+
+
+def chunk_bounds(cfg: DatasetConfig, k: int) -> tuple[int, int]:
+    if not 0 <= k < cfg.n_chunks:
+        raise IndexError(f"chunk {k} outside 0..{cfg.n_chunks - 1}")
+    i0 = k * cfg.chunk_size
+    return i0, min(cfg.n_samples, i0 + cfg.chunk_size)
+
+
+def generate_arrays(cfg: DatasetConfig, k: int) -> dict[str, np.ndarray]:
+    """All variables of chunk ``k`` as numpy arrays (deterministic in (seed, k))."""
+    i0, i1 = chunk_bounds(cfg, k)
+    n = i1 - i0
+    rng = np.random.default_rng([cfg.seed, k])
+    q = cfg.q.values()
+    ncls = len(cfg.classes)
+    label_local = np.arange(i0, i1) % ncls
+    rng.shuffle(label_local)
+    classes = [cfg.classes[j] for j in label_local]
+    u = rng.uniform(size=n)
+    split = np.where(u < cfg.split.train, 0, np.where(u < cfg.split.train + cfg.split.val, 1, 2)).astype(np.int8)
+
+    out: dict[str, np.ndarray] = {p: np.full(n, np.nan) for p in S.ALL_PARAMS}
+    for c in cfg.classes:
+        idx = np.flatnonzero(np.array(classes) == c)
+        if idx.size:
+            for p, v in S.sample_params(c, cfg.shapes, rng, idx.size).items():
+                out[p][idx] = v
+    scale = cfg.nuisance.scale.sample(rng, n)
+    background = cfg.nuisance.background.sample(rng, n)
+    exposure = cfg.noise.exposure.sample(rng, n)
+    i_true = np.empty((n, q.size))
+    i_obs = np.empty((n, q.size))
+    sig = np.empty((n, q.size))
+    for j, c in enumerate(classes):
+        label = {p: float(out[p][j]) for p in S.PARAMS[c]}
+        i_true[j] = S.forward(c, q, label, cfg.shapes, scale[j], background[j], cfg.precision)
+        i_obs[j], sig[j] = add_noise(i_true[j], q, cfg.noise, float(exposure[j]), rng)
+    # shape index refers to the global class list so datasets with a subset of
+    # classes still share labels with models trained on all five
+    out.update(
+        shape=np.array([S.class_index(c) for c in classes], dtype=np.int8),
+        split=split,
+        scale=scale,
+        background=background,
+        exposure=exposure,
+        I=i_obs.astype(np.float32),
+        sigma=sig.astype(np.float32),
+        I_true=i_true.astype(np.float32),
+        mask=np.ones((n, q.size), dtype=bool),
+        sample=np.arange(i0, i1, dtype=np.int64),
+    )
+    return out
+
+
+def to_xarray(arrays: dict[str, np.ndarray], q: np.ndarray, attrs: dict[str, Any] | None = None):
+    """An xarray Dataset of curves from the arrays of :func:`generate_arrays`."""
+    import xarray as xr
+
+    from ..units import ATTR
+
+    data_vars: dict[str, Any] = {}
+    for name, v in arrays.items():
+        if name == "sample":
+            continue
+        dims = ("sample", "q") if v.ndim == 2 else ("sample",)
+        data_vars[name] = (dims, v)
+    ds = xr.Dataset(data_vars, coords={"sample": arrays["sample"], "q": ("q", np.asarray(q, dtype=np.float64))})
+    ds["q"].attrs["units"] = ATTR["q"]
+    for v in ("I", "sigma", "I_true", "background"):
+        if v in ds:
+            ds[v].attrs["units"] = ATTR["intensity"]
+    for p in S.LENGTHS:
+        if p in ds:
+            ds[p].attrs["units"] = ATTR["length"]
+    if "exposure" in ds:
+        ds["exposure"].attrs["units"] = "s"
+    ds["shape"].attrs["description"] = "index into attrs['classes']"
+    ds["split"].attrs["description"] = "0 train, 1 val, 2 test"
+    ds.attrs.update(attrs or {})
+    return ds
+
+
+def generate_chunk(cfg: DatasetConfig, k: int):
+    """Chunk ``k`` as an xarray Dataset."""
+    return to_xarray(generate_arrays(cfg, k), cfg.q.values(), _attrs(cfg, "sasmodels"))
+
+
+def _write_chunk(cfg_json: str, path: str, k: int) -> dict[str, Any]:
+    """Worker task: make chunk ``k``, write its region, then mark it done."""
+    cfg = DatasetConfig.model_validate_json(cfg_json)
+    man = Manifest(path)
+    if man.is_done(chunk_name(k)):
+        return {"chunk": k, "skipped": True}
+    t0 = time.perf_counter()
+    i0, i1 = chunk_bounds(cfg, k)
+    ds = generate_chunk(cfg, k).drop_vars("q")
+    ds.attrs = {}
+    ds.to_zarr(path, group=GROUP, region={"sample": slice(i0, i1)}, consolidated=False)
+    dt = time.perf_counter() - t0
+    counts = np.bincount(ds["shape"].values, minlength=len(S.CLASSES)).tolist()
+    man.mark_done(chunk_name(k), {"samples": [i0, i1], "seconds": dt, "per_class": counts})
+    return {"chunk": k, "seconds": dt, "samples": i1 - i0}
+
+
+# ---------------------------------------------------------------------------
+# the job
+# ---------------------------------------------------------------------------
+
+
+def _template(cfg: DatasetConfig, path: Path, source: str = "sasmodels", extra: dict[str, Any] | None = None) -> None:
+    """Write the group's metadata (all arrays, no chunks) with lazy zeros."""
+    import dask.array as da
+
+    n, nq, c = cfg.n_samples, cfg.q.n, cfg.chunk_size
+    arrays: dict[str, Any] = {p: da.full(n, np.nan, chunks=c) for p in S.ALL_PARAMS}
+    for v in ("scale", "background", "exposure"):
+        arrays[v] = da.zeros(n, chunks=c)
+    arrays["shape"] = da.zeros(n, chunks=c, dtype=np.int8)
+    arrays["split"] = da.zeros(n, chunks=c, dtype=np.int8)
+    for v in _CURVE_VARS:
+        arrays[v] = da.zeros((n, nq), chunks=(c, nq), dtype=np.float32)
+    arrays["mask"] = da.zeros((n, nq), chunks=(c, nq), dtype=bool)
+    arrays["sample"] = np.arange(n, dtype=np.int64)
+    ds = to_xarray(arrays, cfg.q.values(), {**_attrs(cfg, source), **(extra or {})})
+    ds = ds.chunk({"sample": c})
+    ds.to_zarr(path, group=GROUP, compute=False, mode="w", consolidated=False)
+    # the index coordinate is written eagerly by to_zarr; nothing else is
+
+
+def estimate_bytes(cfg: DatasetConfig) -> int:
+    """Upper bound of the uncompressed size on disk."""
+    per = cfg.q.n * (3 * 4 + 1) + 8 * (len(S.ALL_PARAMS) + 4) + 2
+    return int(cfg.n_samples * per * 1.05) + (1 << 20)
+
+
+def make_dataset(
+    cfg: DatasetConfig,
+    out: str | os.PathLike[str],
+    client: Any = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    max_chunks: int | None = None,
+) -> Path:
+    """Run (or resume) the dataset job; return the store path.
+
+    ``max_chunks`` stops after that many new chunks (to test resuming);
+    the store is then left incomplete. ``progress(done, total)`` is called
+    as chunks finish.
+    """
+    from ..cluster import get_client
+
+    path = Path(out)
+    man = Manifest(path)
+    spec = job_spec(cfg)
+    resuming = man.begin(spec, overwrite=overwrite)
+    tasks = [chunk_name(k) for k in range(cfg.n_chunks)]
+    if resuming and man.complete:
+        if progress:
+            progress(len(tasks), len(tasks))
+        return path
+    check_free_space(path, 0 if resuming else estimate_bytes(cfg), "ML dataset")
+    S.compile_models(cfg.classes, cfg.precision)
+    with man.lock():
+        if not man.is_done("template"):
+            _template(cfg, path)
+            man.mark_done("template")
+        pending = [k for k in range(cfg.n_chunks) if not man.is_done(chunk_name(k))]
+        if max_chunks is not None:
+            pending = pending[:max_chunks]
+        n_done = cfg.n_chunks - len(pending) if max_chunks is None else len(man.done()) - 1
+        if progress:
+            progress(n_done, cfg.n_chunks)
+        if pending:
+            with get_client(client) as c:
+                from distributed import as_completed
+
+                cfg_json = cfg.model_dump_json(by_alias=True)
+                futs = c.map(
+                    _write_chunk,
+                    [cfg_json] * len(pending),
+                    [str(path)] * len(pending),
+                    pending,
+                    pure=False,
+                )
+                for fut in as_completed(futs):
+                    fut.result()
+                    n_done += 1
+                    if progress:
+                        progress(n_done, cfg.n_chunks)
+        if not man.pending(tasks):
+            per_class = np.zeros(len(S.CLASSES), dtype=int)
+            seconds = 0.0
+            for t in tasks:
+                info = man.info(t)
+                per_class += np.asarray(info.get("per_class", [0] * len(S.CLASSES)))
+                seconds += info.get("seconds", 0.0)
+            man.mark_complete(
+                [*tasks, "template"],
+                {
+                    "n_samples": cfg.n_samples,
+                    "per_class": dict(zip(S.CLASSES, per_class.tolist(), strict=True)),
+                    "task_seconds": seconds,
+                },
+            )
+    return path
+
+
+def open_dataset(path: str | os.PathLike[str], allow_incomplete: bool = False):
+    """The curves of a dataset store (lazy, dask-backed) as an xarray Dataset.
+
+    Refuses an unfinished store (unless ``allow_incomplete``): chunks that
+    were never written read back as zeros, which must not pass for data.
+    """
+    import xarray as xr
+
+    p = Path(path)
+    if not (p / GROUP / "zarr.json").exists():
+        raise StoreError(f"{p}: not an hifft ML dataset (no {GROUP}/zarr.json)")
+    man = Manifest(p)
+    if not man.complete and not allow_incomplete:
+        n_done = len([t for t in man.done() if t != "template"])
+        raise StoreError(
+            f"{p}: job not finished ({n_done} task(s) done, store not marked complete); "
+            "rerun the command that made it (`hifft ml dataset` / `hifft ml fft-subset`) to resume"
+        )
+    return xr.open_zarr(p, group=GROUP, consolidated=False)
+
+
+def classes_of(ds) -> list[str]:
+    return json.loads(ds.attrs["classes"])

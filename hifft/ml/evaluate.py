@@ -1,0 +1,499 @@
+"""Metrics of the inverse problem, the comparison with least squares, and the report.
+
+Parameters are scored *given the true class* (the slot of the true class,
+whichever class the network ranked first), for the network and the
+least-squares baseline alike; shape accuracy is scored separately.
+Relative RMSE for lengths, absolute RMSE for polydispersities and volume
+fractions; coverage is the fraction of truths inside the predicted central
+interval (nominal ``attrs["coverage"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import shapes as S
+from .config import CLASSES
+
+#: Targets of issue 8: (metric key, comparison, threshold, description).
+TARGETS: list[tuple[str, str, float, str]] = [
+    ("accuracy", ">=", 0.98, "shape accuracy, five classes"),
+    (
+        "radius_rel_rmse",
+        "<=",
+        0.02,
+        "radius RMSE, relative (sphere, hard sphere, core-shell core, ellipsoid axes)",
+    ),
+    ("cylinder_length_rel_rmse", "<=", 0.10, "cylinder length RMSE, relative"),
+    ("volfraction_rmse", "<=", 0.02, "volume fraction RMSE, absolute"),
+    ("pd_rmse_max", "<=", 0.03, "polydispersity RMSE, absolute (worst slot)"),
+    ("coverage_min", ">=", 0.85, "90% interval coverage, lowest slot"),
+    ("coverage_max", "<=", 0.95, "90% interval coverage, highest slot"),
+]
+
+RADIUS_SLOTS = [
+    ("sphere", "radius"),
+    ("sphere@hardsphere", "radius"),
+    ("core_shell_sphere", "radius"),
+    ("ellipsoid", "radius_polar"),
+    ("ellipsoid", "radius_equatorial"),
+]
+
+
+def shape_metrics(true: np.ndarray, pred: np.ndarray, classes: tuple[str, ...] | list[str] = CLASSES) -> dict[str, Any]:
+    true = np.asarray(true)
+    pred = np.asarray(pred)
+    k = len(classes)
+    conf = np.zeros((k, k), dtype=int)
+    np.add.at(conf, (true, pred), 1)
+    per = {c: (float(conf[j, j] / conf[j].sum()) if conf[j].sum() else None) for j, c in enumerate(classes)}
+    return {
+        "n": int(true.size),
+        "accuracy": float((true == pred).mean()) if true.size else float("nan"),
+        "per_class_accuracy": per,
+        "confusion": conf.tolist(),
+        "classes": list(classes),
+    }
+
+
+def slot_metrics(
+    true_shape: np.ndarray,
+    labels: dict[str, np.ndarray],
+    value: np.ndarray,
+    slots: list[tuple[str, str]],
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per slot: n, RMSE (relative for lengths), bias, coverage and width of the interval."""
+    out: dict[str, dict[str, Any]] = {}
+    for j, (c, p) in enumerate(slots):
+        sel = true_shape == S.class_index(c)
+        if not sel.any():
+            continue
+        t = labels[p][sel]
+        v = value[sel, j]
+        rel = p in S.LENGTHS
+        err = (v - t) / t if rel else v - t
+        d: dict[str, Any] = {
+            "n": int(sel.sum()),
+            "relative": rel,
+            "rmse": float(np.sqrt(np.mean(err**2))),
+            "bias": float(np.mean(err)),
+            "median_abs": float(np.median(np.abs(err))),
+        }
+        if lower is not None and upper is not None:
+            lo, hi = lower[sel, j], upper[sel, j]
+            d["coverage"] = float(np.mean((t >= lo) & (t <= hi)))
+            d["mean_width"] = float(np.mean((hi - lo) / t if rel else hi - lo))
+        out[f"{c}:{p}"] = d
+    return out
+
+
+def pooled_rel_rmse(
+    true_shape: np.ndarray,
+    labels: dict[str, np.ndarray],
+    value: np.ndarray,
+    slots: list[tuple[str, str]],
+    which: list[tuple[str, str]],
+) -> float:
+    errs = []
+    for j, (c, p) in enumerate(slots):
+        if (c, p) in which:
+            sel = true_shape == S.class_index(c)
+            errs.append((value[sel, j] - labels[p][sel]) / labels[p][sel])
+    e = np.concatenate(errs) if errs else np.array([np.nan])
+    return float(np.sqrt(np.mean(e**2)))
+
+
+def summary(
+    true_shape: np.ndarray,
+    pred_shape: np.ndarray,
+    labels: dict[str, np.ndarray],
+    value: np.ndarray,
+    slots: list[tuple[str, str]],
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Shape metrics, per-slot metrics and the pooled numbers the targets name."""
+    sm = shape_metrics(true_shape, pred_shape)
+    per = slot_metrics(true_shape, labels, value, slots, lower, upper)
+    pd_slots = [k for k in per if k.endswith("_pd")]
+    res: dict[str, Any] = {
+        **sm,
+        "slots": per,
+        "radius_rel_rmse": pooled_rel_rmse(true_shape, labels, value, slots, RADIUS_SLOTS),
+        "cylinder_length_rel_rmse": per.get("cylinder:length", {}).get("rmse", float("nan")),
+        "volfraction_rmse": per.get("sphere@hardsphere:volfraction", {}).get("rmse", float("nan")),
+        "pd_rmse_max": max((per[k]["rmse"] for k in pd_slots), default=float("nan")),
+    }
+    cov = [v["coverage"] for v in per.values() if "coverage" in v]
+    if cov:
+        res["coverage_min"], res["coverage_max"] = float(min(cov)), float(max(cov))
+    return res
+
+
+def breakdowns(true_shape: np.ndarray, pred_shape: np.ndarray, labels: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Class accuracy against the parameters that make classes look alike:
+    hard-sphere volume fraction (φ → 0 is a plain sphere), ellipsoid axis
+    ratio (→ 1 is a sphere), polydispersity (smears the features)."""
+    out: dict[str, Any] = {}
+
+    def acc_bins(name: str, cls: str, x: np.ndarray, edges: list[float]) -> None:
+        k = S.class_index(cls)
+        rows = []
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            sel = (true_shape == k) & (x >= lo) & (x < hi)
+            if sel.any():
+                counts = np.bincount(pred_shape[sel], minlength=len(CLASSES))
+                rows.append(
+                    {
+                        "range": [lo, hi],
+                        "n": int(sel.sum()),
+                        "accuracy": float(counts[k] / sel.sum()),
+                        "predicted": dict(zip(CLASSES, counts.tolist(), strict=True)),
+                    }
+                )
+        out[name] = rows
+
+    acc_bins(
+        "sphere@hardsphere by volfraction",
+        "sphere@hardsphere",
+        labels["volfraction"],
+        [0.0, 0.02, 0.05, 0.1, 0.2, 0.31],
+    )
+    rp, re = labels["radius_polar"], labels["radius_equatorial"]
+    with np.errstate(invalid="ignore"):
+        ratio = np.maximum(rp, re) / np.minimum(rp, re)
+    acc_bins("ellipsoid by axis ratio", "ellipsoid", ratio, [1.0, 1.5, 2.0, 3.0, 100.0])
+    for c in CLASSES:
+        acc_bins(f"{c} by radius_pd", c, labels["radius_pd"], [0.0, 0.05, 0.1, 0.15, 0.21])
+    return out
+
+
+def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for key, op, thr, desc in TARGETS:
+        v = res.get(key)
+        ok = None if v is None or not np.isfinite(v) else (v >= thr if op == ">=" else v <= thr)
+        rows.append({"metric": key, "target": f"{op} {thr}", "value": v, "met": ok, "what": desc})
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# evaluation runs
+# ---------------------------------------------------------------------------
+
+
+def _labels(ds: Any) -> dict[str, np.ndarray]:
+    return {p: ds[p].values.astype(np.float64) for p in S.ALL_PARAMS}
+
+
+def network_latency(pred: Any, curve: Any, repeats: int = 20) -> tuple[float, float]:
+    """Median wall and CPU seconds to predict one curve on its own (ensemble, this process)."""
+    pred.predict(curve)
+    ts, cs = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        pred.predict(curve)
+        ts.append(time.perf_counter() - t0)
+        cs.append(time.process_time() - c0)
+    return float(np.median(ts)), float(np.median(cs))
+
+
+def baseline_subset(ds: Any, per_class: int, split: int = 2) -> np.ndarray:
+    """Sample ids of the first ``per_class`` curves of each class in ``split`` (sample order)."""
+    sid = ds["sample"].values
+    sel = ds["split"].values == split
+    shape = ds["shape"].values
+    picks = [sid[np.flatnonzero(sel & (shape == k))[:per_class]] for k in np.unique(shape[sel])]
+    return np.sort(np.concatenate(picks)) if picks else np.array([], dtype=int)
+
+
+def run_baseline(
+    dataset: str | Path,
+    per_class: int,
+    scan: int = 48,
+    starts: int = 3,
+    client: Any = None,
+    log: Any = print,
+    out: str | Path | None = None,
+    allow_incomplete: bool = False,
+) -> dict[str, Any]:
+    """Least-squares fits of the baseline subset of the test split (JSON-able; to ``out``).
+
+    With ``allow_incomplete`` a dataset still being written may be used, as
+    long as every curve of the subset lies in a finished chunk (the subset is
+    the same once the dataset is complete).
+    """
+    from ..store import Manifest
+    from .baseline import fit_many
+    from .config import DatasetConfig
+    from .dataset import chunk_name, open_dataset
+
+    ds = open_dataset(dataset, allow_incomplete=allow_incomplete)
+    dcfg = DatasetConfig.model_validate_json(ds.attrs["config"])
+    if allow_incomplete and not Manifest(dataset).complete:
+        done = Manifest(dataset).done()
+        ok = np.array([chunk_name(int(s) // dcfg.chunk_size) in done for s in ds["sample"].values])
+        ds = ds.isel(sample=np.flatnonzero(ok))
+        log(f"dataset not complete: choosing among the {ok.sum()} curves of finished chunks")
+    ids = baseline_subset(ds, per_class)
+    sub = ds.sel(sample=ids).load()
+    log(f"least-squares baseline on {ids.size} test curves ({per_class} per class)")
+    fits = fit_many(
+        dcfg,
+        sub["q"].values,
+        sub["I"].values,
+        sub["sigma"].values,
+        sub["mask"].values,
+        client=client,
+        scan=scan,
+        starts=starts,
+        progress=lambda a, b: log(f"  fitted {a}/{b}"),
+    )
+    res = {
+        "dataset": str(dataset),
+        "sample": [int(v) for v in ids],
+        "true_shape": [S.CLASSES[int(k)] for k in sub["shape"].values],
+        "fits": fits,
+        "method": "scipy.optimize.least_squares (TRF) per class, variable projection for "
+        f"scale/background, best {starts} of {scan} prior draws + nested warm starts, AIC",
+    }
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res, indent=1, default=float))
+    return res
+
+
+def evaluate(
+    checkpoint: str | Path,
+    dataset: str | Path,
+    split: int | None = 2,
+    fft_dataset: str | Path | None = None,
+    baseline_per_class: int = 0,
+    baseline_scan: int = 48,
+    baseline_starts: int = 3,
+    client: Any = None,
+    log: Any = print,
+    max_samples: int | None = None,
+    baseline: str | Path | None = None,
+) -> dict[str, Any]:
+    """Score a checkpoint on a dataset split (and on an FFT subset, and against least squares).
+
+    ``baseline``: a JSON file from :func:`run_baseline` (``hifft ml baseline``);
+    otherwise ``baseline_per_class`` > 0 runs the fits here.
+    """
+    from .dataset import open_dataset
+    from .inference import load
+
+    pred = load(checkpoint)
+    ds = open_dataset(dataset)
+    sel = np.flatnonzero(ds["split"].values == split) if split is not None else np.arange(ds.sizes["sample"])
+    if max_samples is not None:
+        sel = sel[:max_samples]
+    test = ds.isel(sample=sel).load()
+    log(f"predicting {test.sizes['sample']} curves of {dataset}")
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = pred.predict(test[["I", "sigma", "mask"]])
+    t_net, c_net = time.perf_counter() - t0, time.process_time() - c0
+    slots = pred.coder.slots
+    true_shape = test["shape"].values.astype(int)
+    labels = _labels(test)
+    res: dict[str, Any] = {
+        "checkpoint": str(checkpoint),
+        "dataset": str(dataset),
+        "split": split,
+        "ensemble_size": len(pred.members),
+        "network": summary(
+            true_shape,
+            out["shape_index"].values.astype(int),
+            labels,
+            out["slot_value"].values,
+            slots,
+            out["slot_lower"].values,
+            out["slot_upper"].values,
+        ),
+    }
+    res["network"]["breakdowns"] = breakdowns(true_shape, out["shape_index"].values.astype(int), labels)
+    lat, lat_cpu = network_latency(pred, test[["I", "sigma", "mask"]].isel(sample=0))
+    n_test = max(1, test.sizes["sample"])
+    res["network"]["seconds_per_curve_batched"] = t_net / n_test
+    res["network"]["cpu_seconds_per_curve_batched"] = c_net / n_test
+    res["network"]["seconds_per_curve_single"] = lat
+    res["network"]["cpu_seconds_per_curve_single"] = lat_cpu
+    res["targets"] = check_targets(res["network"])
+    log(f"network: accuracy {res['network']['accuracy']:.4f}, radius rel RMSE {res['network']['radius_rel_rmse']:.4f}")
+
+    if fft_dataset is not None:
+        fds = open_dataset(fft_dataset).load()
+        fo = pred.predict(fds[["I", "sigma", "mask"]])
+        fres = summary(
+            fds["shape"].values.astype(int),
+            fo["shape_index"].values.astype(int),
+            _labels(fds),
+            fo["slot_value"].values,
+            slots,
+            fo["slot_lower"].values,
+            fo["slot_upper"].values,
+        )
+        fres["dataset"] = str(fft_dataset)
+        res["fft"] = fres
+        log(f"FFT-pipeline curves: accuracy {fres['accuracy']:.4f} on {fres['n']}")
+
+    if baseline is not None or baseline_per_class > 0:
+        if baseline is not None:
+            bres = json.loads(Path(baseline).read_text())
+            log(f"least-squares fits of {len(bres['sample'])} curves read from {baseline}")
+        else:
+            bres = run_baseline(dataset, baseline_per_class, baseline_scan, baseline_starts, client, log)
+        sample_ids = test["sample"].values
+        pos = {int(v): k for k, v in enumerate(sample_ids)}
+        missing = [sid for sid in bres["sample"] if sid not in pos]
+        if missing:
+            raise ValueError(f"baseline fits name {len(missing)} curve(s) not in this split, e.g. {missing[:3]}")
+        pick = np.array([pos[sid] for sid in bres["sample"]])
+        fits = bres["fits"]
+        ts = true_shape[pick]
+        lsq_pred = np.array([S.class_index(f["best"]) for f in fits])
+        # parameters given the true class
+        val = np.full((pick.size, len(slots)), np.nan)
+        for r, f in enumerate(fits):
+            for j, (c, p) in enumerate(slots):
+                if c in f["fits"]:
+                    val[r, j] = f["fits"][c]["params"][p]
+        lab = {p: v[pick] for p, v in labels.items()}
+        res["baseline"] = summary(ts, lsq_pred, lab, val, slots)
+        res["baseline"]["seconds_per_curve"] = float(np.mean([f["seconds"] for f in fits]))
+        res["baseline"]["cpu_seconds_per_curve"] = float(np.mean([f["cpu_seconds"] for f in fits]))
+        res["baseline"]["method"] = bres["method"]
+        res["network_on_baseline_subset"] = summary(
+            ts,
+            out["shape_index"].values.astype(int)[pick],
+            lab,
+            out["slot_value"].values[pick],
+            slots,
+            out["slot_lower"].values[pick],
+            out["slot_upper"].values[pick],
+        )
+        # per-curve CPU time: the shared machine inflates wall times of both
+        res["speedup_single"] = res["baseline"]["cpu_seconds_per_curve"] / lat_cpu
+        res["speedup_batched"] = (
+            res["baseline"]["cpu_seconds_per_curve"] / res["network"]["cpu_seconds_per_curve_batched"]
+        )
+        log(
+            f"baseline: accuracy {res['baseline']['accuracy']:.3f}, "
+            f"{res['baseline']['cpu_seconds_per_curve']:.2f} CPU s/curve;"
+            f" network {lat_cpu * 1e3:.2f} CPU ms/curve alone → {res['speedup_single']:.0f}× faster"
+        )
+    return res
+
+
+def _met(ok: bool | None) -> str:
+    return "–" if ok is None else ("yes" if ok else "NO")
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return f"{100 * v:.2f} %" if pct else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """A markdown report of :func:`evaluate`'s result."""
+    net = res["network"]
+    L = [
+        f"Test split: {net['n']} curves; ensemble of {res['ensemble_size']}.",
+        "",
+        "| target | required | measured | met |",
+        "|---|---|---|---|",
+    ]
+    for t in res["targets"]:
+        L.append(f"| {t['what']} | {t['target']} | {_fmt(t['value'])} | {_met(t['met'])} |")
+    L += [
+        "",
+        "Per class accuracy: " + ", ".join(f"{c} {_fmt(v, True)}" for c, v in net["per_class_accuracy"].items()),
+        "",
+        "Confusion (rows true, columns predicted; " + ", ".join(net["classes"]) + "):",
+        "",
+        "```",
+    ]
+    L += [" ".join(f"{x:6d}" for x in row) for row in net["confusion"]]
+    L += [
+        "```",
+        "",
+        "| slot | n | RMSE | bias | coverage (90 %) | mean width |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, d in net["slots"].items():
+        L.append(
+            f"| {k} | {d['n']} | {_fmt(d['rmse'], d['relative'])} | "
+            f"{_fmt(d['bias'], d['relative'])} | "
+            f"{_fmt(d.get('coverage'), True)} | {_fmt(d.get('mean_width'), d['relative'])} |"
+        )
+    for name, rows in net.get("breakdowns", {}).items():
+        if name.endswith("radius_pd"):
+            continue
+        L += [
+            "",
+            f"Accuracy, {name}: "
+            + "; ".join(
+                f"[{r['range'][0]:g}, {r['range'][1]:g}) {_fmt(r['accuracy'], True)} (n={r['n']})" for r in rows
+            ),
+        ]
+    if "fft" in res:
+        f = res["fft"]
+        L += [
+            "",
+            f"FFT-pipeline curves: {f['n']}, accuracy {_fmt(f['accuracy'], True)}; per class "
+            + ", ".join(f"{c} {_fmt(v, True)}" for c, v in f["per_class_accuracy"].items()),
+        ]
+    if "baseline" in res:
+        b, nb = res["baseline"], res["network_on_baseline_subset"]
+
+        def row(name: str, r: dict[str, Any], secs: str) -> str:
+            cells = [
+                _fmt(r["accuracy"], True),
+                _fmt(r["radius_rel_rmse"], True),
+                _fmt(r["cylinder_length_rel_rmse"], True),
+                _fmt(r["volfraction_rmse"]),
+                _fmt(r["pd_rmse_max"]),
+                secs,
+            ]
+            return f"| {name} | " + " | ".join(cells) + " |"
+
+        L += [
+            "",
+            f"Least squares vs network on the same {b['n']} test curves:",
+            "",
+            "| | shape acc. | radius rel. RMSE | cyl. length rel. RMSE | φ RMSE | worst pd RMSE | s / curve |",
+            "|---|---|---|---|---|---|---|",
+            row(
+                "least squares",
+                b,
+                f"{b['cpu_seconds_per_curve']:.3g} CPU ({b['seconds_per_curve']:.3g} wall)",
+            ),
+            row(
+                "network",
+                nb,
+                f"{net['cpu_seconds_per_curve_single']:.3g} CPU alone, "
+                f"{net['cpu_seconds_per_curve_batched']:.3g} CPU batched",
+            ),
+            "",
+            f"Speed-up per curve (CPU time): {res['speedup_single']:.0f}× (one curve at a time), "
+            f"{res['speedup_batched']:.0f}× (batched).",
+        ]
+    return "\n".join(L) + "\n"
+
+
+def write(res: dict[str, Any], json_path: str | Path | None, md_path: str | Path | None) -> None:
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(res, indent=1, default=float))
+    if md_path:
+        Path(md_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(md_path).write_text(markdown(res))

@@ -1,0 +1,310 @@
+"""Validation curves from hifft's own pipeline: Scene → volume → 3D FFT → ``hifft.saxs``.
+
+One scene per curve: a periodic box (``grid_shape``³ voxels of ``spacing``
+Å) filled with one class's particles, parameters drawn from
+``fft_subset.shapes`` (narrower than the training priors: particles must be
+resolved by the voxels and fit many times in the box), Gaussian size
+polydispersity, uniform orientations; random placement at
+``volume_fraction`` for the dilute classes, hard (non-overlapping)
+placement at the drawn volume fraction for ``sphere@hardsphere``.
+
+``hifft.saxs`` gives I(q) in 1/cm on its own log bins over the box's valid
+range (2π/L … π/d). ``realizations`` independent scenes are averaged (a box
+holds few particles: one realization has speckle at low q that a
+macroscopic sample does not). That curve is taken as the true intensity: rescaled to
+a ``scale`` drawn from the dataset's nuisance prior (I·scale/φ; the FFT's
+absolute scale is φ·P·S), a flat background added, put onto the dataset q
+grid (inverse-variance rebinning, log-log interpolation where the FFT bins
+are sparser) and passed through the same noise model as the training
+curves. The FFT curve's own error (``sigma``: shell standard error) is
+added to σ in quadrature. Dataset q points outside the box's valid range are
+masked (``mask`` false, I and σ NaN); the network was trained with random
+q-range truncation for this.
+
+Labels are the scene's requested parameters (the nominal sizes and
+polydispersities, the requested hard-sphere volume fraction). Resumable:
+one Manifest task per scene, each scene seeded from (seed, index).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..store import Manifest
+from . import shapes as S
+from .config import DatasetConfig, FFTSubsetConfig
+from .dataset import GROUP, _template, to_xarray
+from .inference import regrid
+from .noise import add_noise
+
+FORMAT = "hifft.ml.curves/1"
+
+
+def pipeline_available() -> tuple[bool, str]:
+    """Whether ``hifft.Scene``, ``hifft.shapes`` and ``hifft.saxs`` can be imported here."""
+    try:
+        import hifft
+
+        hifft.Scene  # noqa: B018
+        hifft.shapes  # noqa: B018
+        hifft.saxs  # noqa: B018
+    except (ImportError, AttributeError) as exc:
+        return False, f"hifft's volume/reduce pipeline is not importable: {exc}"
+    return True, ""
+
+
+def _derived_config(fcfg: FFTSubsetConfig, dcfg: DatasetConfig) -> DatasetConfig:
+    n = fcfg.n_per_class * len(dcfg.classes)
+    return dcfg.model_copy(
+        update={
+            "n_samples": n,
+            "chunk_size": 1,
+            "seed": fcfg.seed,
+            "shapes": fcfg.shapes,
+            "split": dcfg.split.model_copy(update={"train": 0.0, "val": 0.0, "test": 1.0}),
+        }
+    )
+
+
+def scene_for(model: str, label: dict[str, float], fcfg: FFTSubsetConfig, seed: int) -> Any:
+    """The hifft Scene of one labelled sample."""
+    import hifft
+
+    spec = fcfg.shapes.spec(model)
+    grid = hifft.Grid(shape=fcfg.grid_shape, spacing=fcfg.spacing)
+    sh = hifft.shapes
+    if model in ("sphere", "sphere@hardsphere"):
+        shape = sh.Sphere(radius=label["radius"], sld=spec.sld)
+        pd = {"radius": label["radius_pd"]}
+        solvent = spec.sld_solvent
+    elif model == "cylinder":
+        shape = sh.Cylinder(radius=label["radius"], length=label["length"], sld=spec.sld)
+        pd = {"radius": label["radius_pd"], "length": label["length_pd"]}
+        solvent = spec.sld_solvent
+    elif model == "core_shell_sphere":
+        shape = sh.CoreShellSphere(
+            radius=label["radius"],
+            thickness=label["thickness"],
+            sld_core=spec.sld_core,
+            sld_shell=spec.sld_shell,
+        )
+        pd = {"radius": label["radius_pd"]}
+        solvent = spec.sld_solvent
+    elif model == "ellipsoid":
+        shape = sh.Ellipsoid(
+            radius_polar=label["radius_polar"],
+            radius_equatorial=label["radius_equatorial"],
+            sld=spec.sld,
+        )
+        pd = {"radius_polar": label["radius_pd"], "radius_equatorial": label["radius_pd"]}
+        solvent = spec.sld_solvent
+    else:
+        raise ValueError(f"unknown class {model!r}")
+    pd = {k: float(v) for k, v in pd.items() if v > 0}
+    scene = hifft.Scene(grid, sld_solvent=solvent, seed=seed)
+    if model == "sphere@hardsphere":
+        scene.add(
+            shape,
+            volume_fraction=float(label["volfraction"]),
+            polydispersity=pd or None,
+            placement="hard",
+        )
+    else:
+        scene.add(
+            shape,
+            volume_fraction=fcfg.volume_fraction,
+            polydispersity=pd or None,
+            orientation="uniform",
+            placement="random",
+        )
+    return scene
+
+
+def fft_curve(scene: Any, fcfg: FFTSubsetConfig, client: Any = None, work: Path | None = None) -> Any:
+    """``hifft.saxs`` of the scene's volume (lazy volume if the scene offers one)."""
+    import hifft
+
+    if hasattr(scene, "to_volume"):
+        vol = scene.to_volume()
+    else:  # pragma: no cover - older Scene API
+        vol = hifft.build_volume(scene, str(work / "rho.zarr"))
+    return hifft.saxs(vol, bins=fcfg.bins, client=client, progress=False)
+
+
+def on_grid(fft: Any, q: np.ndarray, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An FFT curve (``hifft.saxs`` output) times ``factor`` on the grid ``q``: (I, σ, mask)."""
+    qf = fft["q"].values
+    i_f = fft["I"].values * factor
+    s_f = fft["sigma"].values * factor
+    ok = np.isfinite(i_f) & np.isfinite(s_f) & (s_f > 0) & (i_f > 0)
+    return regrid(qf[ok], i_f[ok], s_f[ok], q)
+
+
+def average_realizations(
+    curves: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of curves on one grid; σ of the mean; a point is kept where every curve has it."""
+    i = np.array([c[0] for c in curves])
+    s = np.array([c[1] for c in curves])
+    m = np.all([c[2] for c in curves], axis=0)
+    n = len(curves)
+    return np.where(m, i.mean(0), np.nan), np.where(m, np.sqrt((s**2).sum(0)) / n, np.nan), m
+
+
+def curve_arrays(
+    model: str,
+    label: dict[str, float],
+    fft: tuple[np.ndarray, np.ndarray, np.ndarray],
+    phi: float,
+    dcfg: DatasetConfig,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """One sample's arrays (same variables as the sasmodels dataset) from an FFT curve
+    already on the dataset grid (absolute scale: φ·P·S)."""
+    q = dcfg.q.values()
+    scale = float(dcfg.nuisance.scale.sample(rng, 1)[0])
+    bg = float(dcfg.nuisance.background.sample(rng, 1)[0])
+    expo = float(dcfg.noise.exposure.sample(rng, 1)[0])
+    f = scale / phi
+    i_g, s_g, m = fft[0] * f, fft[1] * f, fft[2]
+    i_true = np.where(m, i_g + bg, np.nan)
+    i_obs = np.full(q.size, np.nan)
+    sig = np.full(q.size, np.nan)
+    if m.any():
+        i_obs[m], sig[m] = add_noise(np.maximum(i_true[m], 0.0), q[m], dcfg.noise, expo, rng)
+        sig[m] = np.hypot(sig[m], s_g[m])
+    row = {p: np.nan for p in S.ALL_PARAMS}
+    row.update(label)
+    return {
+        "label": row,
+        "scale": scale,
+        "background": bg,
+        "exposure": expo,
+        "I": i_obs,
+        "sigma": sig,
+        "I_true": i_true,
+        "mask": m,
+    }
+
+
+def _labels(fcfg: FFTSubsetConfig, dcfg: DatasetConfig) -> list[tuple[str, dict[str, float]]]:
+    rng = np.random.default_rng([fcfg.seed, 0])
+    out = []
+    for c in dcfg.classes:
+        draws = S.sample_params(c, fcfg.shapes, rng, fcfg.n_per_class)
+        out += [(c, {p: float(draws[p][j]) for p in S.PARAMS[c]}) for j in range(fcfg.n_per_class)]
+    return out
+
+
+def make_fft_subset(
+    fcfg: FFTSubsetConfig,
+    dcfg: DatasetConfig,
+    out: str | os.PathLike[str],
+    client: Any = None,
+    overwrite: bool = False,
+    work: str | os.PathLike[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    log: Callable[[str], None] = print,
+    max_tasks: int | None = None,
+) -> Path:
+    """Make (or resume) the FFT-pipeline validation store at ``out``."""
+    ok, why = pipeline_available()
+    if not ok:
+        raise RuntimeError(why)
+    from ..cluster import get_client
+
+    path = Path(out)
+    work = Path(work) if work else path.with_name(path.name + ".work")
+    cfg = _derived_config(fcfg, dcfg)
+    man = Manifest(path)
+    import hifft
+
+    spec = {
+        "format": FORMAT,
+        "source": "hifft-fft",
+        "fft_subset": fcfg.model_dump(mode="json", by_alias=True),
+        "dataset": cfg.model_dump(mode="json", by_alias=True),
+        "hifft": hifft.__version__,
+    }
+    resuming = man.begin(spec, overwrite=overwrite)
+    labels = _labels(fcfg, dcfg)
+    tasks = [f"scene-{k:05d}" for k in range(len(labels))]
+    if resuming and man.complete:
+        return path
+    with man.lock():
+        if not man.is_done("template"):
+            _template(cfg, path, "hifft-fft", {"fft_subset": fcfg.model_dump_json(by_alias=True)})
+            man.mark_done("template")
+        pending = [k for k, t in enumerate(tasks) if not man.is_done(t)]
+        if max_tasks is not None:
+            pending = pending[:max_tasks]
+        done = len(tasks) - len([t for t in tasks if not man.is_done(t)])
+        if progress:
+            progress(done, len(tasks))
+        q = cfg.q.values()
+        with get_client(client) as c:
+            for k in pending:
+                model, label = labels[k]
+                t0 = time.perf_counter()
+                curves, phis = [], []
+                for r in range(fcfg.realizations):
+                    seed = int(np.random.default_rng([fcfg.seed, 1, k, r]).integers(2**62))
+                    scene = scene_for(model, label, fcfg, seed)
+                    fft = fft_curve(scene, fcfg, client=c, work=work)
+                    phi = float(label["volfraction"]) if model == "sphere@hardsphere" else fcfg.volume_fraction
+                    try:  # the achieved volume fraction, where the scene reports it
+                        phi = float(scene.to_dict()["components"][0]["achieved"]["volume_fraction"])
+                    except (KeyError, TypeError, IndexError):
+                        pass
+                    # every realization normalized to φ = 1 before averaging
+                    curves.append(on_grid(fft, q, 1.0 / phi))
+                    phis.append(phi)
+                    q_valid = [float(fft["q"].min()), float(fft["q"].max())]
+                phi = float(np.mean(phis))
+                arr = curve_arrays(
+                    model,
+                    label,
+                    average_realizations(curves),
+                    1.0,
+                    dcfg,
+                    np.random.default_rng([fcfg.seed, 2, k]),
+                )
+                row = {p: np.array([arr["label"][p]]) for p in S.ALL_PARAMS}
+                row.update(
+                    shape=np.array([S.class_index(model)], dtype=np.int8),
+                    split=np.array([2], dtype=np.int8),
+                    scale=np.array([arr["scale"]]),
+                    background=np.array([arr["background"]]),
+                    exposure=np.array([arr["exposure"]]),
+                    I=arr["I"][None].astype(np.float32),
+                    sigma=arr["sigma"][None].astype(np.float32),
+                    I_true=arr["I_true"][None].astype(np.float32),
+                    mask=arr["mask"][None],
+                    sample=np.array([k], dtype=np.int64),
+                )
+                ds = to_xarray(row, q).drop_vars("q")
+                ds.to_zarr(path, group=GROUP, region={"sample": slice(k, k + 1)}, consolidated=False)
+                dt = time.perf_counter() - t0
+                man.mark_done(
+                    tasks[k],
+                    {
+                        "class": model,
+                        "label": label,
+                        "phi": phis,
+                        "seconds": dt,
+                        "q_valid": q_valid,
+                    },
+                )
+                done += 1
+                log(f"scene {k + 1}/{len(tasks)} {model} {label} φ={phi:.3g}: {dt:.1f} s")
+                if progress:
+                    progress(done, len(tasks))
+        if not man.pending([*tasks, "template"]):
+            man.mark_complete([*tasks, "template"], {"n_samples": len(tasks), "source": "hifft-fft"})
+    return path
