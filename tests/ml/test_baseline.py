@@ -41,9 +41,7 @@ def test_sphere_fit_recovers_radius_and_class(cfg):
 
 
 def test_hard_sphere_fit_finds_volume_fraction(cfg):
-    q, i, s = _curve(
-        cfg, "sphere@hardsphere", {"radius": 40.0, "radius_pd": 0.05, "volfraction": 0.25}, seed=2
-    )
+    q, i, s = _curve(cfg, "sphere@hardsphere", {"radius": 40.0, "radius_pd": 0.05, "volfraction": 0.25}, seed=2)
     r = fit_curve(cfg, q, i, s, seed=3, scan=16, starts=2)
     assert r.best == "sphere@hardsphere"
     assert r.fits["sphere@hardsphere"].params["volfraction"] == pytest.approx(0.25, abs=0.04)

@@ -38,9 +38,7 @@ def test_ml_is_registered():
 def test_dataset_command_writes_a_complete_store(tmp_path, on_cluster):
     cfg = tmp_path / "job.yaml"
     cfg.write_text(
-        tiny_yaml(tmp_path)
-        .replace("n_samples: 1200", "n_samples: 60")
-        .replace("chunk_size: 300", "chunk_size: 30")
+        tiny_yaml(tmp_path).replace("n_samples: 1200", "n_samples: 60").replace("chunk_size: 300", "chunk_size: 30")
     )
     r = runner.invoke(app, ["ml", "dataset", str(cfg), str(tmp_path / "c.zarr")])
     assert r.exit_code == 0, r.output

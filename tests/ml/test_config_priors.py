@@ -98,9 +98,7 @@ def test_uniform_and_loguniform_draws_follow_their_laws():
     rng = np.random.default_rng(0)
     u = Prior.model_validate([0.0, 0.3]).sample(rng, 4000)
     assert stats.kstest(u, stats.uniform(0, 0.3).cdf).pvalue > 1e-3
-    lg = LengthPrior.model_validate({"dist": "loguniform", "low": 20, "high": 200}).sample(
-        rng, 4000
-    )
+    lg = LengthPrior.model_validate({"dist": "loguniform", "low": 20, "high": 200}).sample(rng, 4000)
     assert stats.kstest(np.log(lg), stats.uniform(math.log(20), math.log(10)).cdf).pvalue > 1e-3
     # and not uniform in the linear variable
     assert stats.kstest(lg, stats.uniform(20, 180).cdf).pvalue < 1e-6
@@ -108,9 +106,7 @@ def test_uniform_and_loguniform_draws_follow_their_laws():
 
 def test_truncnormal_stays_in_bounds_with_right_shape():
     rng = np.random.default_rng(1)
-    p = Prior.model_validate(
-        {"dist": "truncnormal", "mean": 0.05, "std": 0.03, "low": 0.0, "high": 0.2}
-    )
+    p = Prior.model_validate({"dist": "truncnormal", "mean": 0.05, "std": 0.03, "low": 0.0, "high": 0.2})
     x = p.sample(rng, 4000)
     assert x.min() >= 0 and x.max() <= 0.2
     ref = stats.truncnorm((0 - 0.05) / 0.03, (0.2 - 0.05) / 0.03, loc=0.05, scale=0.03)

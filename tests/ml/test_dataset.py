@@ -31,9 +31,7 @@ def test_labels_reproduce_the_stored_noise_free_curves(cfg, chunk):
     for j in range(0, 125, 5):
         c = CLASSES[chunk["shape"][j]]
         label = {p: chunk[p][j] for p in S.PARAMS[c]}
-        ref = S.forward(
-            c, q, label, cfg.shapes, chunk["scale"][j], chunk["background"][j], cfg.precision
-        )
+        ref = S.forward(c, q, label, cfg.shapes, chunk["scale"][j], chunk["background"][j], cfg.precision)
         np.testing.assert_allclose(chunk["I_true"][j], ref, rtol=1e-6)
 
 

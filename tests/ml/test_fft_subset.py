@@ -32,9 +32,7 @@ def test_fft_subset_store(tmp_path, client):
     from hifft.ml.fft_subset import make_fft_subset
     from hifft.store import Manifest
 
-    dcfg = small_dataset_config(
-        classes=["sphere", "sphere@hardsphere"], q={"min": 0.003, "max": 0.5, "n": 64}
-    )
+    dcfg = small_dataset_config(classes=["sphere", "sphere@hardsphere"], q={"min": 0.003, "max": 0.5, "n": 64})
     shapes = ShapesConfig.model_validate(
         {
             "sphere": {"radius": [14.0, 16.0], "radius_pd": [0.0, 0.05]},
@@ -74,9 +72,7 @@ def test_fft_subset_store(tmp_path, client):
         assert man.info(f"scene-{k:05d}")["class"] == c
         lab = {p: float(ds[p].values[k]) for p in S.PARAMS[c]}
         # the noise-free FFT curve follows sasmodels at the same scale where the box is fine
-        ref = S.forward(
-            c, q, lab, dcfg.shapes, float(ds["scale"].values[k]), float(ds["background"].values[k])
-        )
+        ref = S.forward(c, q, lab, dcfg.shapes, float(ds["scale"].values[k]), float(ds["background"].values[k]))
         mid = m & (q > 0.05) & (q < 0.2)
         ratio = ds["I_true"].values[k][mid] / ref[mid]
         assert np.median(ratio) == pytest.approx(1.0, abs=0.15), (c, ratio)

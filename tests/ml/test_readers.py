@@ -93,10 +93,7 @@ def test_cansas_xml_v10_in_nm(tmp_path):
 
 def test_text_and_errors(tmp_path):
     p = tmp_path / "c.dat"
-    p.write_text(
-        "# q I sigma\nq I dI\n"
-        + "\n".join(f"{a} {b} {c}" for a, b, c in zip(Q, I, SIG, strict=True))
-    )
+    p.write_text("# q I sigma\nq I dI\n" + "\n".join(f"{a} {b} {c}" for a, b, c in zip(Q, I, SIG, strict=True)))
     np.testing.assert_allclose(read_curve(p)["I"], I)
     (tmp_path / "two.dat").write_text("\n".join(f"{a} {b}" for a, b in zip(Q, I, strict=True)))
     with pytest.raises(ValueError, match="three numbers"):

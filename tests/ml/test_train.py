@@ -108,8 +108,9 @@ def test_speckle_augmentation_has_gamma_statistics():
     from hifft.ml.train import Augmenter
 
     q = np.geomspace(0.002, 0.5, 64)
-    aug = Augmenter(q, NoiseConfig(), AugmentConfig(p_speckle=1.0, speckle_box=(1000.0, 1000.0),
-                                                     speckle_realizations=(2, 2)))
+    aug = Augmenter(
+        q, NoiseConfig(), AugmentConfig(p_speckle=1.0, speckle_box=(1000.0, 1000.0), speckle_realizations=(2, 2))
+    )
     i_true = torch.ones((4000, q.size), dtype=torch.float64)
     out, s_box = aug.speckle(i_true, np.random.default_rng(0), torch.Generator().manual_seed(0))
     n = 2 * (1000 / (2 * np.pi)) ** 3 * 2 * np.pi * q**2 * bin_widths(q)
