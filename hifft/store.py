@@ -9,8 +9,10 @@ array's own files, ``<store>/hifft/`` holds hifft's bookkeeping:
   after the task's chunks are written. Zarr does not write all-zero chunks,
   so a missing chunk never means "finished"; only a marker does.
 - ``complete``: written when every task of the job is done.
-- ``lock``: held (O_EXCL) by the one client writing the store; a second
-  writer is refused with the holder's pid and host.
+- ``lock``: an OS file lock (``filelock``, flock) held by the one client
+  writing the store; the kernel drops it when that process dies, so there is
+  no stale lock to race over. ``lock.json`` names the holder (pid, host) for
+  the refusal message a second writer gets.
 
 Why by hand: zarr has no notion of a job or a task; rechunker/cubed keep no
 resumable manifest either (reference/ecosystem_reliability.md).
@@ -29,6 +31,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write
+
 META_DIR = "hifft"
 
 
@@ -42,10 +46,8 @@ def fingerprint(spec: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+class DiskFullError(OSError):
+    """A write ran out of space; the message names the store and the bytes still needed."""
 
 
 class Manifest:
@@ -87,17 +89,17 @@ class Manifest:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         if self.meta.exists():
             for p in self.meta.iterdir():
-                if p.name != "lock":
+                if p.name not in ("lock", "lock.json"):
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
         self.meta.mkdir(parents=True, exist_ok=True)
         self.done_dir.mkdir(exist_ok=True)
-        _atomic_write(self.meta / "job.json", json.dumps({"fingerprint": fp, "spec": spec}, indent=1, default=str))
+        atomic_write(self.meta / "job.json", json.dumps({"fingerprint": fp, "spec": spec}, indent=1, default=str))
         return False
 
     # ---- tasks ------------------------------------------------------------
     def mark_done(self, task: str, info: dict[str, Any] | None = None) -> None:
         self.done_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.done_dir / task, json.dumps(info or {}))
+        atomic_write(self.done_dir / task, json.dumps(info or {}))
 
     def is_done(self, task: str) -> bool:
         return (self.done_dir / task).exists()
@@ -119,7 +121,7 @@ class Manifest:
         self.meta.mkdir(parents=True, exist_ok=True)
         if missing:
             raise StoreError(f"{self.store}: cannot mark complete, {len(missing)} task(s) unfinished: {missing[:5]}")
-        _atomic_write(self.meta / "complete", json.dumps(summary or {}, default=str))
+        atomic_write(self.meta / "complete", json.dumps(summary or {}, default=str))
 
     @property
     def complete(self) -> bool:
@@ -134,43 +136,31 @@ class Manifest:
     def lock(self) -> Iterator[None]:
         """Hold the store's writer lock; a second concurrent writer is refused.
 
-        A lock left by a dead process on this host is taken over.
+        The lock is the kernel's (flock through ``filelock``): a writer that
+        died holds nothing, so its leftover lock file is simply taken.
         """
+        from filelock import FileLock, Timeout
+
         self.meta.mkdir(parents=True, exist_ok=True)
-        path = self.meta / "lock"
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    holder = json.loads(path.read_text() or "{}")
-                except (OSError, json.JSONDecodeError):
-                    holder = {}
-                if holder.get("host") == me["host"] and holder.get("pid") and not _alive(holder["pid"]):
-                    path.unlink(missing_ok=True)  # stale: its writer died
-                    continue
-                raise StoreError(
-                    f"{self.store}: another job is writing it (pid {holder.get('pid')} on "
-                    f"{holder.get('host')}); wait for it or remove {path} if that job is gone"
-                ) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            break
+        lock = FileLock(self.meta / "lock", timeout=0, thread_local=False)
         try:
+            lock.acquire()
+        except Timeout:
+            try:
+                holder = json.loads((self.meta / "lock.json").read_text() or "{}")
+            except (OSError, json.JSONDecodeError):
+                holder = {}
+            raise StoreError(
+                f"{self.store}: another job is writing it (pid {holder.get('pid')} on "
+                f"{holder.get('host')}); wait for it to finish"
+            ) from None
+        try:
+            atomic_write(self.meta / "lock.json",
+                         json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}))
             yield
         finally:
-            path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+            (self.meta / "lock.json").unlink(missing_ok=True)
+            lock.release()
 
 
 def free_bytes(path: str | os.PathLike[str]) -> int:

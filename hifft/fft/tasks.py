@@ -16,14 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ..store import Manifest
+from ..store import DiskFullError, Manifest
 from .backends import get_backend
 from .chunkio import RawChunkArray
 from .source import InputError, Source
-
-
-class DiskFullError(OSError):
-    """A write ran out of space; the message names the store and the bytes still needed."""
 
 
 def _fault_delay() -> None:
