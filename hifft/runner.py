@@ -51,14 +51,15 @@ def fault_delay() -> None:
         time.sleep(delay)
 
 
-def run_task(fn: Callable[..., Any], spec: Any, manifest: str | None, shared: Any = None) -> Any:
+def run_task(fn: Callable[..., Any], spec: Any, manifest: str | None, shared: Any = None) -> Outcome:
     """Run one task (in a worker or in process) and record it as done."""
     out = fn(spec) if shared is None else fn(spec, shared)
-    info, value = (out.info, out.value) if isinstance(out, Outcome) else ({}, out)
+    if not isinstance(out, Outcome):
+        out = Outcome(value=out)
     fault_delay()
     if manifest is not None:
-        Manifest(manifest).mark_done(spec.name, info)
-    return value
+        Manifest(manifest).mark_done(spec.name, out.info)
+    return out
 
 
 @contextlib.contextmanager
@@ -74,6 +75,27 @@ def resumable(store: str | os.PathLike[str], spec: dict[str, Any], *,
     man = Manifest(store)
     with man.lock():
         yield man, man.begin(spec, overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def client_context(client: Any, n_workers: int | None = None) -> Iterator[Any]:
+    """The one rule for ``client=`` everywhere: ``None`` stays in this process (yields None);
+    ``"local"`` starts a LocalCluster for the call; another string is a scheduler address;
+    a ``distributed.Client`` is used as it is. Closes only what it opened.
+    ``n_workers`` sizes the LocalCluster (default: one per CPU)."""
+    if not isinstance(client, str):
+        yield client
+        return
+    from .cluster import get_client, local_cluster
+
+    if client == "local":
+        from distributed import Client
+
+        with local_cluster(n_workers=n_workers) as cluster, Client(cluster) as c:
+            yield c
+    else:
+        with get_client(address=client) as c:
+            yield c
 
 
 def lost_worker_advice(exc: BaseException) -> RuntimeError:
@@ -96,6 +118,8 @@ class Runner:
         self.client = client
         self.progress = progress
         self.concurrency = max(1, int(concurrency))
+        #: ``{task name: info}`` of the tasks the last :meth:`map` ran (timings, counts)
+        self.infos: dict[str, dict[str, Any]] = {}
 
     @property
     def workers(self) -> int:
@@ -128,14 +152,16 @@ class Runner:
             done = manifest.done() if manifest is not None else set()
         todo = [s for s in specs if s.name not in done]
         mpath = None if manifest is None else str(manifest.store)
+        self.infos = {}
         try:
             with progress_bar(desc, len(specs), done=len(specs) - len(todo), enabled=self.progress,
                               unit=unit) as bar:
                 if not todo:
                     return {}
-                if self.client is None:
-                    return self._local(fn, todo, mpath, shared, bar.advance)
-                return self._distributed(fn, todo, mpath, shared, bar.advance)
+                run = self._local if self.client is None else self._distributed
+                outcomes = run(fn, todo, mpath, shared, bar.advance)
+                self.infos = {k: o.info for k, o in outcomes.items()}
+                return {k: o.value for k, o in outcomes.items()}
         except DiskFullError as exc:
             if manifest is None:
                 raise
@@ -203,4 +229,4 @@ class Runner:
         return futs[0].result()
 
 
-__all__ = ["Outcome", "Runner", "TaskSpec", "fault_delay", "lost_worker_advice", "resumable", "run_task"]
+__all__ = ["Outcome", "Runner", "TaskSpec", "client_context", "fault_delay", "lost_worker_advice", "resumable", "run_task"]

@@ -171,11 +171,11 @@ def free_bytes(path: str | os.PathLike[str]) -> int:
     return shutil.disk_usage(p).free
 
 
-def check_free_space(path: str | os.PathLike[str], needed: int, what: str = "output") -> None:
+def check_free_space(path: str | os.PathLike[str], needed: int, what: str = "output", advice: str = "") -> None:
     """Refuse before writing when ``needed`` bytes do not fit at ``path``."""
     free = free_bytes(path)
     if needed > free:
         raise StoreError(
-            f"{path}: {what} needs {needed / 2**30:.2f} GiB but only {free / 2**30:.2f} GiB is free "
-            f"({(needed - free) / 2**30:.2f} GiB short)"
+            f"{path}: {what} needs {needed / 2**30:.2f} GiB of disk but only {free / 2**30:.2f} GiB is free "
+            f"({(needed - free) / 2**30:.2f} GiB short)" + (f"; {advice}" if advice else "")
         )

@@ -30,6 +30,13 @@ PROCESS_OVERHEAD = 400 * 2**20
 MIN_CHUNK = 2**20
 #: Chunk size worth growing tasks for (fewer files, larger sequential I/O).
 GOOD_CHUNK = 8 * 2**20
+#: Largest share of the budget an in-memory intermediate may take; the rest is for tasks.
+MEMORY_INTERMEDIATE_SHARE = 0.6
+#: Preferred task size when the intermediate is in memory: small tasks overlap
+#: reads, transforms and writes best, and no intermediate chunk size matters.
+MEMORY_TASK_BYTES = 256 * 2**20
+#: Largest spectrum chunk: pass 2 writes one y-block over all kept q_z as one file when it fits.
+MAX_OUT_CHUNK = 128 * 2**20
 
 
 class PlanError(ValueError):
@@ -75,6 +82,10 @@ class FFTPlan:
     memory_budget: int
     k_max: tuple[int | None, int | None, int | None]
     write_spectrum: bool
+    concurrency: int = 1
+    mid_bytes: int = 0
+    mid_in_memory: bool = False
+    out_chunks: tuple[int, int, int] = (1, 1, 1)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -95,13 +106,16 @@ class FFTPlan:
         crop = "none" if self.k_max == (None, None, None) else str(self.k_max)
         lines = [
             f"shape {self.shape} {'real→half spectrum' if self.real else 'complex'}; q-crop k_max (z,y,x): {crop}",
-            f"workers {self.workers}, memory budget {self.memory_budget / gib:.2f} GiB per worker",
+            f"workers {self.workers} × {self.concurrency} task(s) at once, memory budget "
+            f"{self.memory_budget / gib:.2f} GiB per worker",
             f"pass 1: {self.n_slabs} tasks of {self.slab} z-planes, "
             f"peak {self.pass1_task_bytes / gib:.2f} GiB/task",
             f"pass 2: {self.n_blocks} tasks of {self.block} y-rows, "
             f"peak {self.pass2_task_bytes / gib:.2f} GiB/task",
-            f"intermediate {self.mid_shape} in chunks ({self.slab}, {self.block}, {self.mid_shape[2]}) "
-            f"of {self.mid_chunk_bytes / 2**20:.1f} MiB",
+            (f"intermediate {self.mid_shape} held in memory ({self.mid_bytes / gib:.2f} GiB)"
+             if self.mid_in_memory else
+             f"intermediate {self.mid_shape} on disk in chunks ({self.slab}, {self.block}, {self.mid_shape[2]}) "
+             f"of {self.mid_chunk_bytes / 2**20:.1f} MiB"),
             "read:    " + ", ".join(f"{k} {v / gib:.2f} GiB" for k, v in self.bytes_read.items()),
             "written: " + ", ".join(f"{k} {v / gib:.2f} GiB" for k, v in self.bytes_written.items()),
             f"disk needed {self.disk_needed / gib:.2f} GiB",
@@ -133,7 +147,9 @@ def plan_fft(
     source_chunk: int | None = None,
     slab: int | None = None,
     block: int | None = None,
-    target_task_bytes: int = 2**30,
+    target_task_bytes: int | None = None,
+    concurrency: int = 1,
+    intermediate: str = "disk",
 ) -> FFTPlan:
     """Choose slab depth and block size for a two-pass FFT under a memory budget.
 
@@ -151,7 +167,14 @@ def plan_fft(
     source_chunk : z-depth of the input's chunks; slabs are made multiples of it
     slab, block : force these instead of choosing
     target_task_bytes : preferred peak bytes per task (smaller tasks pipeline
-        I/O with compute better; the memory budget is the hard limit)
+        I/O with compute better; the memory budget is the hard limit); default
+        1 GiB, or :data:`MEMORY_TASK_BYTES` with an in-memory intermediate
+    concurrency : tasks one worker runs at once (threads); each gets an equal
+        share of the budget left after the intermediate
+    intermediate : ``"disk"`` (a Zarr store between the passes), ``"memory"``
+        (held by this one process; refused when it does not fit), or
+        ``"auto"`` (memory when it takes at most :data:`MEMORY_INTERMEDIATE_SHARE`
+        of the budget, else disk). Only a single process can hold it.
     """
     if isinstance(shape, int):
         shape = (shape,) * 3
@@ -179,12 +202,31 @@ def plan_fft(
     mid_shape = (nz, n_y, n_x)
     out_shape = (n_z, n_y, n_x)
 
-    avail = memory_budget - PROCESS_OVERHEAD
-    if avail <= 0:
+    if concurrency < 1:
+        raise PlanError(f"concurrency must be ≥ 1, got {concurrency}")
+    if intermediate not in ("disk", "memory", "auto"):
+        raise PlanError(f"intermediate must be 'disk', 'memory' or 'auto', got {intermediate!r}")
+    total = memory_budget - PROCESS_OVERHEAD
+    if total <= 0:
         raise PlanError(
             f"memory budget {memory_budget / 2**30:.2f} GiB per worker is below the "
             f"{PROCESS_OVERHEAD / 2**30:.2f} GiB a worker process needs; raise the memory budget"
         )
+    mid_bytes = nz * n_y * n_x * isz_c
+    in_memory = intermediate == "memory" or (
+        intermediate == "auto" and workers == 1 and mid_bytes <= MEMORY_INTERMEDIATE_SHARE * total)
+    if in_memory:
+        if workers != 1:
+            raise PlanError("an in-memory intermediate needs a single worker process (workers=1)")
+        if mid_bytes >= total:
+            raise PlanError(
+                f"the intermediate ({mid_bytes / 2**30:.2f} GiB) does not fit the memory budget "
+                f"({memory_budget / 2**30:.2f} GiB); use intermediate='disk' or raise the budget"
+            )
+        total -= mid_bytes
+    avail = total // concurrency
+    if target_task_bytes is None:
+        target_task_bytes = MEMORY_TASK_BYTES if in_memory else 2**30
     full_x = nx // 2 + 1 if real else nx
     plane1 = ny * (nx * isz_in + full_x * isz_c) * PASS1_FACTOR / 2  # per z-plane
     row2 = nz * n_x * isz_c * PASS2_FACTOR  # per y-row
@@ -244,15 +286,19 @@ def plan_fft(
     n_slabs = math.ceil(nz / slab)
     n_blocks = math.ceil(n_y / block)
     in_bytes = nz * ny * nx * isz_in
-    mid_bytes = nz * n_y * n_x * isz_c
     out_bytes = n_z * n_y * n_x * isz_c
     p1 = int(slab * plane1 + 0)
     p2 = int(block * row2)
-    read = {"pass1 (input)": in_bytes, "pass2 (intermediate)": mid_bytes}
-    written = {"pass1 (intermediate)": mid_bytes}
+    # disk traffic only: an in-memory intermediate is neither written nor read from disk
+    read = {"pass1 (input)": in_bytes} | ({} if in_memory else {"pass2 (intermediate)": mid_bytes})
+    written = {} if in_memory else {"pass1 (intermediate)": mid_bytes}
     if write_spectrum:
         written["pass2 (spectrum)"] = out_bytes
-    disk = mid_bytes + (out_bytes if write_spectrum else 0)
+    disk = (0 if in_memory else mid_bytes) + (out_bytes if write_spectrum else 0)
+    if in_memory:
+        notes.append("the intermediate is held in memory: pass 1 is recomputed if the job is interrupted")
+    zc = max(1, min(n_z, MAX_OUT_CHUNK // max(1, block * n_x * isz_c)))
+    zc = max(zc, min(n_z, slab))
     if free_disk is not None and disk > free_disk:
         raise PlanError(
             f"job needs {disk / 2**30:.2f} GiB of disk (intermediate"
@@ -264,7 +310,8 @@ def plan_fft(
         n_slabs=n_slabs, n_blocks=n_blocks, mid_shape=mid_shape, out_shape=out_shape,
         mid_chunk_bytes=chunk, pass1_task_bytes=p1, pass2_task_bytes=p2, bytes_read=read,
         bytes_written=written, disk_needed=disk, workers=workers, memory_budget=memory_budget,
-        k_max=(kz, ky, kx), write_spectrum=write_spectrum, notes=notes,
+        k_max=(kz, ky, kx), write_spectrum=write_spectrum, concurrency=concurrency, mid_bytes=mid_bytes, mid_in_memory=in_memory,
+        out_chunks=(zc, block, n_x), notes=notes,
     )
 
 
@@ -282,10 +329,11 @@ def project(plan: FFTPlan, rates: dict[str, float], workers: int | None = None) 
     """
     w = workers or plan.workers
     in_bytes = plan.bytes_read["pass1 (input)"]
-    mid_bytes = plan.bytes_read["pass2 (intermediate)"]
+    mid_bytes = plan.mid_bytes
     t1 = in_bytes / (rates["pass1"] * w)
     t2 = mid_bytes / (rates["pass2"] * w)
     if "disk" in rates:
-        t1 = max(t1, (in_bytes + mid_bytes) / rates["disk"])
-        t2 = max(t2, (mid_bytes + sum(plan.bytes_written.values()) - mid_bytes) / rates["disk"])
+        t1 = max(t1, (in_bytes + plan.bytes_written.get("pass1 (intermediate)", 0)) / rates["disk"])
+        t2 = max(t2, (plan.bytes_read.get("pass2 (intermediate)", 0)
+                      + plan.bytes_written.get("pass2 (spectrum)", 0)) / rates["disk"])
     return {"pass1_s": t1, "pass2_s": t2, "total_s": t1 + t2}

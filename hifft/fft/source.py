@@ -3,7 +3,8 @@
 Zarr-backed inputs (a hifft Volume with a path, a zarr array, a path) are
 reopened inside each task, so only the path travels to workers. In-memory
 inputs travel with the task and are meant for arrays that fit comfortably
-in memory; dask arrays are first stored to a Zarr array in the work dir.
+in memory; dask arrays are read slab by slab (only those chunks computed),
+and staged to a Zarr array in the work dir once when a cluster runs the job.
 """
 
 from __future__ import annotations
@@ -47,13 +48,15 @@ class Source:
     grid: Grid
     dtype: np.dtype
     path: str | None = None
-    array: np.ndarray | None = None
+    array: Any = None  # numpy or dask array
     chunk_z: int | None = None
     identity: dict[str, Any] | None = None
     #: read with :class:`~hifft.fft.chunkio.RawChunkArray` (engine-made stores)
     raw: bool = False
     #: a picklable object with ``.slab(z0, z1)`` (a lazy hifft Volume: importer, tiling, up-sampling)
     reader: Any = None
+    #: False for bare arrays given without ``spacing``: unit spacing, q has no physical unit
+    physical: bool = True
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -69,21 +72,21 @@ class Source:
 
     def read(self, z0: int, z1: int) -> np.ndarray:
         """Planes z0:z1 as a contiguous numpy array (error names the chunk on failure)."""
-        if self.array is not None:
-            return np.ascontiguousarray(self.array[z0:z1])
+        if self.array is not None:  # numpy, or dask (only the slab's chunks are computed)
+            return np.ascontiguousarray(np.asarray(self.array[z0:z1]))
         if self.reader is not None:
             return np.ascontiguousarray(self.reader.slab(z0, z1))
         import zarr
 
-        if self.raw:
-            from .chunkio import RawChunkArray
-
-            a = RawChunkArray(self.path)
-            c = a.chunks[0]
-            lo, hi = (z0 // c) * c, min(a.shape[0], -(-z1 // c) * c)
-            block = a.read((lo, 0, 0), (hi, *a.shape[1:]))
-            return block if (lo, hi) == (z0, z1) else np.ascontiguousarray(block[z0 - lo : z1 - lo])
         try:
+            if self.raw:
+                from .chunkio import RawChunkArray
+
+                a = RawChunkArray(self.path)
+                c = a.chunks[0]
+                lo, hi = (z0 // c) * c, min(a.shape[0], -(-z1 // c) * c)
+                block = a.read((lo, 0, 0), (hi, *a.shape[1:]))
+                return block if (lo, hi) == (z0, z1) else np.ascontiguousarray(block[z0 - lo : z1 - lo])
             arr = zarr.open_array(self.path, mode="r")
             return np.ascontiguousarray(arr[z0:z1])
         except Exception as exc:  # zarr/numcodecs raise many types; add where it happened
@@ -129,12 +132,12 @@ def as_source(x: Any, spacing: Any = None, complex_ok: bool = True) -> Source:
             raise InputError("zarr array input must live in a local directory store (LocalStore)")
         path = str(Path(root) / x.path) if x.path else str(root)
         return _from_zarr(x, path, spacing, complex_ok)
-    if hasattr(x, "dask") and hasattr(x, "chunks"):
-        raise InputError("dask array input: store it with hifft.from_array(...) or to_zarr first")
-    arr = np.asarray(x)
-    _check_shape(arr.shape, "input array")
-    _check_dtype(arr.dtype, "input array", complex_ok)
-    return Source(grid=Grid(arr.shape, 1.0 if spacing is None else spacing), dtype=arr.dtype, array=arr)
+    arr = x if hasattr(x, "dask") and hasattr(x, "chunks") else np.asarray(x)
+    what = "input dask array" if arr is x else "input array"
+    _check_shape(tuple(arr.shape), what)
+    _check_dtype(arr.dtype, what, complex_ok)
+    return Source(grid=Grid(tuple(arr.shape), 1.0 if spacing is None else spacing), dtype=np.dtype(arr.dtype),
+                  array=arr, physical=spacing is not None)
 
 
 def _from_zarr(arr: Any, path: str, spacing: Any, complex_ok: bool) -> Source:

@@ -1,42 +1,65 @@
-"""The two kinds of task the engine runs, as plain functions of paths and ints.
+"""The two kinds of task the engine runs, each a frozen spec and a plain function.
 
-``plane_task`` transforms z-slabs over (y, x); ``column_task`` transforms
-y-blocks along z. Each writes whole chunks it alone owns, then records itself
-in the store's manifest, so rerunning a task rewrites the same bytes and a
-rerun of the job skips what is recorded. Both run in Dask workers; they take
-their FFT thread count explicitly (the nanny pins OMP/MKL threads to 1).
+:class:`PlaneTask` transforms a z-slab over (y, x); :class:`ColumnTask`
+transforms a y-block along z. Each writes whole chunks it alone owns (or a
+region of an in-memory intermediate), so rerunning a task rewrites the same
+bytes; :class:`hifft.runner.Runner` records each finished task in the store's
+manifest. Tasks take their FFT thread count explicitly (Dask's nanny pins
+OMP/MKL threads to 1 in workers).
 """
 
 from __future__ import annotations
 
-import os
+import errno
 import pickle
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..store import DiskFullError, Manifest
+from ..atomic import atomic_path
+from ..grid import Grid
+from ..runner import Outcome
+from ..store import DiskFullError
 from .backends import get_backend
 from .chunkio import RawChunkArray
 from .source import InputError, Source
 
 
-def _fault_delay() -> None:
-    """Test hook: ``HIFFT_FAULT_DELAY`` seconds of sleep per task, so that
-    reliability tests can kill workers or clients mid-pass deterministically."""
-    delay = float(os.environ.get("HIFFT_FAULT_DELAY", "0") or 0)
-    if delay > 0:
-        import time
+class MemoryArray:
+    """An intermediate held in this process, with :class:`RawChunkArray`'s region interface.
 
-        time.sleep(delay)
+    Used when the plan finds that the whole intermediate fits the memory
+    budget: pass 1 writes slabs into it and pass 2 reads y-blocks back as
+    views, so nothing touches the disk between the passes.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], dtype: Any) -> None:
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.data = np.zeros(self.shape, self.dtype)  # calloc: pages appear as slabs land
+
+    def write(self, start: tuple[int, ...], data: np.ndarray) -> None:
+        self.data[tuple(slice(s, s + n) for s, n in zip(start, data.shape, strict=True))] = data
+
+    def read(self, start: tuple[int, ...], stop: tuple[int, ...]) -> np.ndarray:
+        return self.data[tuple(slice(a, b) for a, b in zip(start, stop, strict=True))]
 
 
-def _write(dst: str, start: tuple[int, int, int], data: np.ndarray) -> None:
-    import errno
+Target = str | MemoryArray
 
+
+def region_array(target: Target) -> RawChunkArray | MemoryArray:
+    """The region reader/writer of a task's source or destination."""
+    return target if isinstance(target, MemoryArray) else RawChunkArray(target)
+
+
+def write_region(dst: Target, start: tuple[int, int, int], data: np.ndarray) -> None:
+    """Write ``data`` at ``start``; a full disk raises :class:`DiskFullError` naming the store."""
     try:
-        RawChunkArray(dst).write(start, data)
+        region_array(dst).write(start, data)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(
@@ -47,7 +70,8 @@ def _write(dst: str, start: tuple[int, int, int], data: np.ndarray) -> None:
         raise
 
 
-def _check_finite(x: np.ndarray, where: str, z0: int) -> None:
+def check_finite(x: np.ndarray, where: str, z0: int) -> None:
+    """Refuse non-finite input, naming the planes and the first bad voxel."""
     finite = np.isfinite(x)
     if not finite.all():
         bad = np.argwhere(~finite)[0]
@@ -58,101 +82,124 @@ def _check_finite(x: np.ndarray, where: str, z0: int) -> None:
         )
 
 
-def _crop(a: np.ndarray, axis: int, keep: np.ndarray | None) -> np.ndarray:
+def crop(a: np.ndarray, axis: int, keep: np.ndarray | None) -> np.ndarray:
+    """Keep the FFT-order indices ``keep`` along ``axis`` (all when None)."""
     if keep is None or len(keep) == a.shape[axis]:
         return a
     return np.take(a, keep, axis=axis)
 
 
-def plane_task(
-    src: Source,
-    z0: int,
-    z1: int,
-    op: str,
-    dst: str,
-    task: str,
-    backend: str,
-    threads: int,
-    dtype: str,
-    keep_y: np.ndarray | None = None,
-    keep_x: np.ndarray | None = None,
-    real_shape: tuple[int, int] | None = None,
-) -> dict[str, Any]:
-    """Read planes z0:z1, 2D-transform them (``op``), crop, write into ``dst``."""
-    x = src.read(z0, z1)
-    where = src.path or "input array"
-    if op in ("rfft2", "fft2"):
-        _check_finite(x, where, z0)
-    if not x.any():
-        _fault_delay()
-        Manifest(dst).mark_done(task, {"zero": True})
-        return {"task": task, "zero": True}
-    be = get_backend(backend, threads=threads)
-    if op == "rfft2":
-        y = be.rfft2(x.astype(dtype, copy=False))
-    elif op == "fft2":
-        y = be.fft2(x.astype(np.result_type(dtype, np.complex64), copy=False))
-    elif op == "irfft2":
-        y = be.irfft2(x, s=real_shape)
-    elif op == "ifft2":
+@dataclass(frozen=True, eq=False)
+class PlaneTask:
+    """Planes z0:z1 of ``src``: 2D transform ``op`` over (y, x), crop, write into ``dst``."""
+
+    name: str
+    src: Source
+    z0: int
+    z1: int
+    op: str  # rfft2 | fft2 | irfft2 | ifft2
+    dst: Target
+    backend: str
+    threads: int
+    dtype: str
+    keep_y: np.ndarray | None = None
+    keep_x: np.ndarray | None = None
+    real_shape: tuple[int, int] | None = None
+
+
+def plane_task(t: PlaneTask) -> Outcome:
+    """Run a :class:`PlaneTask`; info: whether the slab was all zero, and seconds per phase."""
+    t0 = time.perf_counter()
+    x = t.src.read(t.z0, t.z1)
+    if t.op in ("rfft2", "fft2"):
+        check_finite(x, t.src.path or "input array", t.z0)
+    t1 = time.perf_counter()
+    if not x.any():  # nothing to write: zarr's fill value (and a zeroed intermediate) is 0
+        return Outcome({"zero": True, "read_s": t1 - t0})
+    be = get_backend(t.backend, threads=t.threads)
+    if t.op == "rfft2":
+        y = be.rfft2(x.astype(t.dtype, copy=False))
+    elif t.op == "fft2":
+        y = be.fft2(x.astype(np.result_type(t.dtype, np.complex64), copy=False))
+    elif t.op == "irfft2":
+        assert t.real_shape is not None
+        y = be.irfft2(x, s=t.real_shape)
+    elif t.op == "ifft2":
         y = be.ifft2(x)
     else:
-        raise ValueError(f"unknown plane op {op!r}")
-    y = _crop(_crop(y, 1, keep_y), 2, keep_x)
-    _write(dst, (z0, 0, 0), y)
-    _fault_delay()
-    Manifest(dst).mark_done(task, {"zero": False})
-    return {"task": task, "zero": False}
+        raise ValueError(f"unknown plane op {t.op!r}")
+    del x
+    t2 = time.perf_counter()
+    write_region(t.dst, (t.z0, 0, 0), crop(crop(y, 1, t.keep_y), 2, t.keep_x))
+    return Outcome({"zero": False, "read_s": t1 - t0, "fft_s": t2 - t1, "write_s": time.perf_counter() - t2})
 
 
-def column_task(
-    src: str,
-    y0: int,
-    y1: int,
-    op: str,
-    task: str,
-    backend: str,
-    threads: int,
-    keep_z: np.ndarray | None,
-    dst: str | None,
-    reducers: list[Any] | None,
-    block_meta: dict[str, Any] | None,
-    partial_dir: str | None,
-    manifest_path: str,
-) -> dict[str, Any]:
-    """Read rows y0:y1 over all z, 1D-transform along z, crop, write and/or reduce."""
+@dataclass(frozen=True, eq=False)
+class BlockMeta:
+    """What a reducer needs to place a pass-2 block in q: the grid and the kept indices."""
+
+    grid: Grid
+    half: bool
+    iz: np.ndarray
+    iy: np.ndarray
+    ix: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnTask:
+    """Rows y0:y1 of ``src`` over all z: 1D transform ``op`` along z, crop, write and/or reduce."""
+
+    name: str
+    src: Target
+    y0: int
+    y1: int
+    op: str  # fft | ifft
+    backend: str
+    threads: int
+    keep_z: np.ndarray | None = None
+    dst: Target | None = None
+    reducers: tuple[Any, ...] = ()
+    meta: BlockMeta | None = None
+    partial_dir: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def column_task(t: ColumnTask) -> Outcome:
+    """Run a :class:`ColumnTask`; value: the reducers' partials; info: seconds per phase."""
     from .reducer import make_block
 
-    arr = RawChunkArray(src)
-    blk = arr.read((0, y0, 0), (arr.shape[0], y1, arr.shape[2]))
-    be = get_backend(backend, threads=threads)
-    F = be.fft(blk, axis=0) if op == "fft" else be.ifft(blk, axis=0)
+    t0 = time.perf_counter()
+    arr = region_array(t.src)
+    blk = arr.read((0, t.y0, 0), (arr.shape[0], t.y1, arr.shape[2]))
+    be = get_backend(t.backend, threads=t.threads)
+    t1 = time.perf_counter()
+    F = be.fft(blk, axis=0) if t.op == "fft" else be.ifft(blk, axis=0)
     del blk
-    F = _crop(F, 0, keep_z)
-    if dst is not None:
-        _write(dst, (0, y0, 0), F)
+    F = crop(F, 0, t.keep_z)
+    t2 = time.perf_counter()
+    if t.dst is not None:
+        write_region(t.dst, (0, t.y0, 0), F)
+    t3 = time.perf_counter()
     partials: dict[str, Any] = {}
-    if reducers:
-        m = block_meta or {}
-        b = make_block(F, m["grid"], m["half"], iz=m["iz"], iy=m["iy"][y0:y1], ix=m["ix"])
-        partials = {r.name: r.block(b) for r in reducers}
-        _save_partial(partial_dir, task, partials)
-    _fault_delay()
-    Manifest(manifest_path).mark_done(task)
-    return partials
+    if t.reducers:
+        m = t.meta
+        assert m is not None
+        b = make_block(F, m.grid, m.half, iz=m.iz, iy=m.iy[t.y0 : t.y1], ix=m.ix)
+        partials = {r.name: r.block(b) for r in t.reducers}
+        save_partial(t.partial_dir, t.name, partials)
+    info = {"read_s": t1 - t0, "fft_s": t2 - t1, "write_s": t3 - t2, "reduce_s": time.perf_counter() - t3}
+    return Outcome(info, partials)
 
 
-def _save_partial(partial_dir: str | None, task: str, partials: dict[str, Any]) -> None:
+def save_partial(partial_dir: str | None, task: str, partials: dict[str, Any]) -> None:
     # Partials are the job's own small arrays, written and read back only by
     # this job in its own work dir (never user input), so pickle is safe here.
     if partial_dir is None:
         return
     d = Path(partial_dir)
     d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f".{task}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_path(d / f"{task}.pkl") as tmp, open(tmp, "wb") as f:
         pickle.dump(partials, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, d / f"{task}.pkl")
 
 
 def load_partial(partial_dir: str, task: str) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from numba import njit
 ELLIPSOID, CYLINDER, BOX, HEMISPHERE = 0, 1, 2, 3
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _ramp(f: float, h: float) -> float:
     c = 0.5 - f / h
     if c <= 0.0:
@@ -46,7 +46,7 @@ def _ramp(f: float, h: float) -> float:
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _classify(
     kind: int, x: float, y: float, z: float, a: float, b: float, c: float, margin: float
 ) -> int:
@@ -93,7 +93,7 @@ def _classify(
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _inside(kind: int, x: float, y: float, z: float, a: float, b: float, c: float) -> bool:
     if kind == ELLIPSOID:
         return (x / a) ** 2 + (y / b) ** 2 + (z / c) ** 2 <= 1.0
@@ -104,13 +104,13 @@ def _inside(kind: int, x: float, y: float, z: float, a: float, b: float, c: floa
     return x * x + y * y + z * z <= a * a and z >= 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _curv_shift(h: float, mean_curvature: float) -> float:
     """Ramp shift h²·H/12 that cancels the ramp's curvature bias (capped at h/4)."""
     return min(h * h * mean_curvature / 12.0, 0.25 * h)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cover_point(
     kind: int, x: float, y: float, z: float, a: float, b: float, c: float, h: float
 ) -> float:
@@ -150,7 +150,7 @@ def _cover_point(
     return _ramp(math.sqrt(x * x + y * y + z * z) - a + _curv_shift(h, 1.0 / a), h) * _ramp(-z, h)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cover_voxel(
     kind: int,
     qx: float,
@@ -198,7 +198,7 @@ def _cover_voxel(
     return total / (sx * sy * sz)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _axis_range(c: float, e: float, d: float, length: float) -> tuple[int, int]:
     """Inclusive voxel index range overlapping [c − e, c + e] (coordinates centred on 0)."""
     lo = int(math.floor((c - e + 0.5 * length) / d))
@@ -206,7 +206,7 @@ def _axis_range(c: float, e: float, d: float, length: float) -> tuple[int, int]:
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rasterize_slab(
     out: np.ndarray,
     cov: np.ndarray,
@@ -331,7 +331,7 @@ def rasterize_slab(
     return touched
 
 
-@njit(cache=True, fastmath={"reassoc", "nsz"})  # SIMD sum: for stats only, never voxel values
+@njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})  # SIMD sum: for stats only, never voxel values
 def _sum_nonzero(flat: np.ndarray) -> tuple[float, int]:
     total = 0.0
     nz = 0

@@ -10,27 +10,25 @@ Beside the array, ``hifft/`` holds the manifest (:class:`hifft.store.Manifest`):
 one marker per finished slab task (``slab-000012``), the job fingerprint and
 the writer lock; only markers say a slab is done, never a chunk's presence.
 
-Each slab is one task on a ``distributed`` client: read/rasterize the slab,
-validate it, write its chunk, mark it done. Tasks are idempotent, so a rerun
-of the same job resumes with the slabs not marked done; a different job at
-the same path is refused unless ``overwrite``.
+Each slab is one task of :class:`hifft.runner.Runner` (in this process on
+all CPUs by default, or on a ``distributed`` client): read/rasterize the slab,
+validate it, write its chunk; the runner marks it done. Tasks are idempotent,
+so a rerun of the same job resumes with the slabs not marked done; a
+different job at the same path is refused unless ``overwrite``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import sys
 import time
-import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..cluster import get_client, worker_memory_limit
-from ..store import META_DIR, Manifest, StoreError, check_free_space
+from ..cluster import default_workers, worker_memory_limit
+from ..runner import Outcome, Runner, client_context, resumable
+from ..store import Manifest, StoreError, check_free_space
 from ._raster import slab_stats
 from .readers import SlabReader
 from .validate import VolumeError, check_finite
@@ -63,8 +61,10 @@ def build_volume(
 
     Parameters
     ----------
-    client : distributed.Client, optional
-        Default: a LocalCluster (process workers, ``n_workers``) for this call.
+    client : None, "local", a scheduler address or a distributed.Client
+        None (default) runs the slab tasks in this process on all CPUs (the
+        rasterization kernels release the GIL); "local" starts a LocalCluster
+        of ``n_workers`` process workers for this call.
     overwrite : bool
         Replace a store that holds a different job (or foreign data).
     dtype : "float32" (default for scenes) or "float64"
@@ -110,34 +110,33 @@ def build_volume(
     spec = {k: meta[k] for k in ("kind", "grid", "dtype", "slab_depth")}
     spec["source"] = reader.fingerprint()
 
-    _refuse_live_writer(path)
     if path.exists() and not path.is_dir():
         if not overwrite:
             raise StoreError(
                 f"{path}: is a file, not a store; refusing to overwrite (pass overwrite=True)"
             )
         path.unlink()
-    manifest = Manifest(path)
-    resuming = manifest.begin(spec, overwrite=overwrite)
-    with manifest.lock():
+    specs = [SlabTask(t, z0, z1, str(path), vol.dtype.str) for t, (z0, z1) in zip(tasks, slabs, strict=True)]
+    with resumable(path, spec, overwrite=overwrite) as (manifest, resuming):
         arr = _create_or_check(path, vol, depth, meta, resuming)
         pending = manifest.pending(tasks)
+        elapsed = 0.0
         if pending:
             need = reader.stored_bytes(itemsize) * len(pending) // len(tasks) + (1 << 20)
             check_free_space(path, need, what="volume")
             t0 = time.perf_counter()
-            with get_client(client, n_workers=n_workers) as c:
-                limit = budget or _half_limit(c)
+            with client_context(client, n_workers=n_workers) as c:
+                limit = budget or (_half_limit(c) if c is not None else None)
                 if limit and per_depth * depth > limit:
                     raise VolumeError(
                         f"{path}: a slab task needs ~{per_depth * depth / 2**20:.0f} MiB, above "
                         f"the per-task budget {limit / 2**20:.0f} MiB; pass a smaller slab_depth "
                         f"(now {depth})"
                     )
-                _run(c, reader, path, slabs, tasks, pending, vol.dtype, progress)
+                runner = Runner(c, progress=progress, concurrency=default_workers())
+                runner.map(_build_slab, specs, desc=f"build {path.name}", manifest=manifest, shared=reader,
+                           unit="slabs")
             elapsed = time.perf_counter() - t0
-        else:
-            elapsed = 0.0
         summary = _summary(manifest, tasks, grid, elapsed, resuming)
         arr.attrs["hifft"] = {**meta, "stats": summary}
         manifest.mark_complete(tasks, summary)
@@ -171,28 +170,6 @@ def _as_volume(source: Any, dtype: Any) -> Volume:
         f"build_volume: source must be a hifft.Scene or a Volume (hifft.from_array, "
         f"hifft.volume.importers), got {type(source).__name__}"
     )
-
-
-def _refuse_live_writer(path: Path) -> None:
-    """Refuse before touching a store another live process is writing (even with overwrite)."""
-    lock = path / META_DIR / "lock"
-    if not lock.exists():
-        return
-    try:
-        holder = json.loads(lock.read_text() or "{}")
-    except (OSError, json.JSONDecodeError):
-        return
-    import psutil
-
-    if (
-        holder.get("host") == socket.gethostname()
-        and holder.get("pid")
-        and psutil.pid_exists(int(holder["pid"]))
-    ):
-        if int(holder["pid"]) != os.getpid():
-            raise StoreError(
-                f"{path}: another job is writing it (pid {holder['pid']}); wait for it to finish"
-            )
 
 
 def _create_or_check(
@@ -239,136 +216,42 @@ def _half_limit(client: Any) -> int | None:
     return None if lim is None else lim // 2
 
 
-def _build_slab(
-    reader: SlabReader, path: str, z0: int, z1: int, task: str, dtype: str
-) -> dict[str, Any]:
-    """Worker task: produce slab z0:z1, validate, write its chunk, mark it done."""
+@dataclass(frozen=True)
+class SlabTask:
+    """One slab of the volume: planes z0:z1 into the store at ``path``."""
+
+    name: str
+    z0: int
+    z1: int
+    path: str
+    dtype: str
+
+
+def _build_slab(t: SlabTask, reader: SlabReader) -> Outcome:
+    """Task: produce slab z0:z1, validate it, write its chunk; the stats go into the manifest."""
     import zarr
 
     t0 = time.perf_counter()
-    data = reader.read(z0, z1)
-    expected = (z1 - z0, *reader.shape[1:])
+    data = reader.read(t.z0, t.z1)
+    expected = (t.z1 - t.z0, *reader.shape[1:])
     if data.shape != expected:
         raise VolumeError(
-            f"{reader.where}: {task} (z={z0}:{z1}) has shape {data.shape}, expected {expected}"
+            f"{reader.where}: {t.name} (z={t.z0}:{t.z1}) has shape {data.shape}, expected {expected}"
         )
     if reader.check_finite:
-        check_finite(data, reader.where, z0)
-    data = np.ascontiguousarray(data, dtype=np.dtype(dtype))
+        check_finite(data, reader.where, t.z0)
+    data = np.ascontiguousarray(data, dtype=np.dtype(t.dtype))
     try:
         # write_empty_chunks: zarr 3.1's all-zero test (array_equal on a void view) costs ~5×
         # the zstd encode of a 32 MiB slab (measured 80 vs 15 ms per write); an all-zero slab
         # compresses to ~1 kB, and only manifest markers say what is done anyway.
-        arr = zarr.open_array(path, mode="r+").with_config({"write_empty_chunks": True})
-        arr[z0:z1] = data
+        arr = zarr.open_array(t.path, mode="r+").with_config({"write_empty_chunks": True})
+        arr[t.z0 : t.z1] = data
     except OSError as exc:
-        raise VolumeError(f"{path}: writing {task} (z={z0}:{z1}) failed: {exc}") from exc
+        raise VolumeError(f"{t.path}: writing {t.name} (z={t.z0}:{t.z1}) failed: {exc}") from exc
     total, lo, hi, nonzero = slab_stats(data)
-    stats = {
-        "z0": z0,
-        "z1": z1,
-        "sum": float(total),
-        "min": lo,
-        "max": hi,
-        "nonzero": int(nonzero),
-        "seconds": round(time.perf_counter() - t0, 4),
-    }
-    from ..fft.tasks import _fault_delay
-
-    _fault_delay()  # test hook (HIFFT_FAULT_DELAY): lets reliability tests kill workers mid-build
-    Manifest(path).mark_done(task, stats)
-    return stats
-
-
-def _run(
-    client: Any,
-    reader: SlabReader,
-    path: Path,
-    slabs: list[tuple[int, int]],
-    tasks: list[str],
-    pending: list[str],
-    dtype: np.dtype,
-    progress: bool | None,
-) -> None:
-    from distributed import as_completed
-
-    rfut = client.scatter(reader, broadcast=True, hash=False)
-    run_id = uuid.uuid4().hex[:8]
-    index = {t: i for i, t in enumerate(tasks)}
-    futures = {}
-    for t in pending:
-        z0, z1 = slabs[index[t]]
-        fut = client.submit(
-            _build_slab,
-            rfut,
-            str(path),
-            z0,
-            z1,
-            t,
-            dtype.str,
-            key=f"hifft-build-{run_id}-{t}",
-            pure=False,
-        )
-        futures[fut] = t
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = _progress(show, len(tasks), len(tasks) - len(pending), path)
-    try:
-        with bar as (prog, tid):
-            for fut in as_completed(futures):
-                if fut.status == "error":
-                    exc = fut.exception()
-                    for other in futures:
-                        other.cancel()
-                    raise exc
-                fut.result()
-                if prog is not None:
-                    prog.advance(tid)
-    finally:
-        del rfut
-
-
-class _NoBar:
-    def __enter__(self) -> tuple[None, None]:
-        return None, None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
-class _RichBar:
-    def __init__(self, total: int, done: int, label: str) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]build[/] {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("slabs"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self.total, self.done, self.label = total, done, label
-
-    def __enter__(self) -> tuple[Any, Any]:
-        self.progress.__enter__()
-        tid = self.progress.add_task(self.label, total=self.total, completed=self.done)
-        return self.progress, tid
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
-
-
-def _progress(show: bool, total: int, done: int, path: Path) -> Any:
-    return _RichBar(total, done, path.name) if show else _NoBar()
+    return Outcome({"z0": t.z0, "z1": t.z1, "sum": float(total), "min": lo, "max": hi, "nonzero": int(nonzero),
+                    "seconds": round(time.perf_counter() - t0, 4)})
 
 
 def _summary(

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import zarr
 
-from hifft.fft import engine, rfftn
+from hifft import store
+from hifft.fft import rfftn
 from hifft.fft.chunkio import RawChunkArray
 from hifft.fft.engine import FFTJob
-from hifft.fft.tasks import DiskFullError
-from hifft.store import Manifest
+from hifft.store import DiskFullError, Manifest
 
 
 def test_enospc_mid_pass_then_resume(monkeypatch, tmp_path, rng):
@@ -28,7 +28,7 @@ def test_enospc_mid_pass_then_resume(monkeypatch, tmp_path, rng):
         return real_write(self, start, data)
 
     monkeypatch.setattr(RawChunkArray, "write", failing_write)
-    kw = dict(real=True, store=out, backend="numpy", progress=False, slab=4, block=4)
+    kw = dict(real=True, store=out, backend="numpy", progress=False, slab=4, block=4, intermediate="disk")
     with pytest.raises(DiskFullError) as e:
         FFTJob(x, **kw).execute()
     msg = str(e.value)
@@ -47,7 +47,7 @@ def test_enospc_mid_pass_then_resume(monkeypatch, tmp_path, rng):
 
 
 def test_preflight_refuses_before_writing(monkeypatch, tmp_path, rng):
-    monkeypatch.setattr(engine, "free_bytes", lambda path: 1000)
+    monkeypatch.setattr(store, "free_bytes", lambda path: 1000)
     x = rng.standard_normal((16, 16, 16))
     with pytest.raises(Exception, match=r"needs .* GiB of disk .* free"):
         rfftn(x, store=tmp_path / "F.zarr", progress=False)
