@@ -70,16 +70,26 @@ def write_region(dst: Target, start: tuple[int, int, int], data: np.ndarray) -> 
         raise
 
 
-def check_finite(x: np.ndarray, where: str, z0: int) -> None:
-    """Refuse non-finite input, naming the planes and the first bad voxel."""
-    finite = np.isfinite(x)
-    if not finite.all():
+def check_finite(x: np.ndarray, where: str, z0: int) -> bool:
+    """Refuse non-finite input, naming the planes and the first bad voxel; True when all zero.
+
+    Two reductions (min, max) that allocate nothing: NaN propagates through
+    both and ±inf shows in one, so the voxel is located only on failure.
+    """
+    if x.dtype.kind == "c":
+        v = x.view(x.real.dtype)
+        lo, hi = v.min(), v.max()
+    else:
+        lo, hi = x.min(), x.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        finite = np.isfinite(x)
         bad = np.argwhere(~finite)[0]
         n_bad = int(x.size - np.count_nonzero(finite))
         raise InputError(
             f"{where}: {n_bad} non-finite value(s) in z-planes {z0}:{z0 + x.shape[0]}; "
             f"first at (z, y, x) = ({z0 + bad[0]}, {bad[1]}, {bad[2]}) = {x[tuple(bad)]}"
         )
+    return bool(lo == 0 and hi == 0)
 
 
 def crop(a: np.ndarray, axis: int, keep: np.ndarray | None) -> np.ndarray:
@@ -112,9 +122,11 @@ def plane_task(t: PlaneTask) -> Outcome:
     t0 = time.perf_counter()
     x = t.src.read(t.z0, t.z1)
     if t.op in ("rfft2", "fft2"):
-        check_finite(x, t.src.path or "input array", t.z0)
+        zero = check_finite(x, t.src.path or "input array", t.z0)
+    else:
+        zero = not x.any()
     t1 = time.perf_counter()
-    if not x.any():  # nothing to write: zarr's fill value (and a zeroed intermediate) is 0
+    if zero:  # nothing to write: zarr's fill value (and a zeroed intermediate) is 0
         return Outcome({"zero": True, "read_s": t1 - t0})
     be = get_backend(t.backend, threads=t.threads)
     if t.op == "rfft2":
@@ -173,7 +185,9 @@ def column_task(t: ColumnTask) -> Outcome:
     blk = arr.read((0, t.y0, 0), (arr.shape[0], t.y1, arr.shape[2]))
     be = get_backend(t.backend, threads=t.threads)
     t1 = time.perf_counter()
-    F = be.fft(blk, axis=0) if t.op == "fft" else be.ifft(blk, axis=0)
+    # an in-memory intermediate is used once: transform its block in place (no new pages)
+    inplace = isinstance(t.src, MemoryArray)
+    F = be.fft(blk, axis=0, overwrite=inplace) if t.op == "fft" else be.ifft(blk, axis=0, overwrite=inplace)
     del blk
     F = crop(F, 0, t.keep_z)
     t2 = time.perf_counter()

@@ -73,12 +73,12 @@ class FFTBackend(ABC):
         """Inverse complex 2D FFT over the last two axes."""
 
     @abstractmethod
-    def fft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
-        """Complex 1D FFT along ``axis``."""
+    def fft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
+        """Complex 1D FFT along ``axis``; ``overwrite`` lets it reuse ``x`` (in place where the library can)."""
 
     @abstractmethod
-    def ifft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
-        """Inverse complex 1D FFT along ``axis``."""
+    def ifft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
+        """Inverse complex 1D FFT along ``axis``; ``overwrite`` as in :meth:`fft`."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(threads={self.threads})"

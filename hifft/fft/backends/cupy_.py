@@ -58,10 +58,10 @@ class CupyBackend(FFTBackend):
         check_complex(x)
         return self._run(self._f.ifft2, x, axes=(-2, -1))
 
-    def fft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    def fft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
         check_complex(x)
         return self._run(self._f.fft, x, axis=axis)
 
-    def ifft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    def ifft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
         check_complex(x)
         return self._run(self._f.ifft, x, axis=axis)

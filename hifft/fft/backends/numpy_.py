@@ -31,10 +31,10 @@ class NumpyBackend(FFTBackend):
         check_complex(x)
         return sfft.ifft2(x, axes=(-2, -1), workers=self.threads)
 
-    def fft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    def fft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
         check_complex(x)
-        return sfft.fft(x, axis=axis, workers=self.threads)
+        return sfft.fft(x, axis=axis, workers=self.threads, overwrite_x=overwrite)
 
-    def ifft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    def ifft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
         check_complex(x)
-        return sfft.ifft(x, axis=axis, workers=self.threads)
+        return sfft.ifft(x, axis=axis, workers=self.threads, overwrite_x=overwrite)

@@ -49,10 +49,10 @@ class PyFFTWBackend(FFTBackend):
         check_complex(x)
         return self._f.ifft2(x, axes=(-2, -1), **self._kw)
 
-    def fft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    def fft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
         check_complex(x)
-        return self._f.fft(x, axis=axis, **self._kw)
+        return self._f.fft(x, axis=axis, overwrite_x=overwrite, **self._kw)
 
-    def ifft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    def ifft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
         check_complex(x)
-        return self._f.ifft(x, axis=axis, **self._kw)
+        return self._f.ifft(x, axis=axis, overwrite_x=overwrite, **self._kw)

@@ -61,18 +61,18 @@ class TorchBackend(FFTBackend):
         # (512, 64, 257) block here, so that case is handed to scipy.fft.
         return not self.gpu and axis % x.ndim != x.ndim - 1
 
-    def fft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    def fft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
         check_complex(x)
         if self._strided_on_cpu(x, axis):
             import scipy.fft
 
-            return scipy.fft.fft(x, axis=axis, workers=self.threads)
+            return scipy.fft.fft(x, axis=axis, workers=self.threads, overwrite_x=overwrite)
         return self._out(self._t.fft.fft(self._in(x), dim=axis))
 
-    def ifft(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    def ifft(self, x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
         check_complex(x)
         if self._strided_on_cpu(x, axis):
             import scipy.fft
 
-            return scipy.fft.ifft(x, axis=axis, workers=self.threads)
+            return scipy.fft.ifft(x, axis=axis, workers=self.threads, overwrite_x=overwrite)
         return self._out(self._t.fft.ifft(self._in(x), dim=axis))
