@@ -47,14 +47,22 @@ class FFTBackend(ABC):
     name: str = ""
     #: True when transforms run on a GPU
     gpu: bool = False
+    #: the module this backend needs; the default :meth:`available` checks it imports
+    requires: str = ""
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = int(threads) if threads else default_threads()
 
     @classmethod
-    @abstractmethod
     def available(cls) -> bool:
-        """Whether the library imports (and, for GPU backends, a device exists)."""
+        """Whether the library imports (GPU backends also check for a device)."""
+        from importlib import import_module
+
+        try:
+            import_module(cls.requires)
+        except ImportError:
+            return False
+        return True
 
     @abstractmethod
     def rfft2(self, x: np.ndarray) -> np.ndarray:

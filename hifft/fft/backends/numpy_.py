@@ -10,10 +10,8 @@ from .base import FFTBackend, check_complex, check_real
 
 class NumpyBackend(FFTBackend):
     name = "numpy"
+    requires = "scipy.fft"
 
-    @classmethod
-    def available(cls) -> bool:
-        return True
 
     def rfft2(self, x: np.ndarray) -> np.ndarray:
         check_real(x)

@@ -14,14 +14,8 @@ from .base import FFTBackend, check_complex, check_real
 
 class PyFFTWBackend(FFTBackend):
     name = "pyfftw"
+    requires = "pyfftw"
 
-    @classmethod
-    def available(cls) -> bool:
-        try:
-            import pyfftw  # noqa: F401
-        except ImportError:
-            return False
-        return True
 
     def __init__(self, threads: int | None = None) -> None:
         super().__init__(threads)

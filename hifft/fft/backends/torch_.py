@@ -14,14 +14,8 @@ from .base import FFTBackend, check_complex, check_real
 
 class TorchBackend(FFTBackend):
     name = "torch"
+    requires = "torch"
 
-    @classmethod
-    def available(cls) -> bool:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            return False
-        return True
 
     def __init__(self, threads: int | None = None, device: str | None = None) -> None:
         super().__init__(threads)
