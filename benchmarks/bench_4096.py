@@ -5,7 +5,11 @@ The density is never stored: pass 1 rasterizes each z-slab of the scene
 so the intermediate is (4096, 1023, 512) complex64 ≈ 16 GiB; pass 2 reduces
 it to I(q) with the radial reducer. Run:
 
-    python benchmarks/bench_4096.py [--n 4096] [--workers 2] [--memory 3GiB]
+    python benchmarks/bench_4096.py [--n 4096] [--workers 0] [--memory 2560MiB]
+
+``--workers 0`` (default) runs the job in this process, as ``client=None``
+does (tasks on all CPUs, ``memory`` as the budget); ``--workers N`` on a
+LocalCluster of N process workers with ``memory`` each.
 """
 
 from __future__ import annotations
@@ -50,10 +54,16 @@ def child(n: int, workers: int, memory: str, workdir: str) -> dict:
             time.sleep(5)
 
     threading.Thread(target=watch, daemon=True).start()
-    with get_client(n_workers=workers, memory_limit=memory) as c:
+    kw = dict(bins=200, q_max=q_max * 0.999, workdir=workdir, progress=False)
+    if workers == 0:
         t0 = time.perf_counter()
-        ds = hifft.saxs(vol, bins=200, q_max=q_max * 0.999, client=c, workdir=workdir, progress=False)
+        ds = hifft.saxs(vol, memory_budget=memory, **kw)
         wall = time.perf_counter() - t0
+    else:
+        with get_client(n_workers=workers, memory_limit=memory) as c:
+            t0 = time.perf_counter()
+            ds = hifft.saxs(vol, client=c, **kw)
+            wall = time.perf_counter() - t0
     stop.set()
     I = ds["I"].values
     return {"n": n, "wall": wall, "plan_s": t_plan, "peak_disk": peak_disk[0], "bins": int(ds.sizes["q"]),
@@ -64,8 +74,8 @@ def child(n: int, workers: int, memory: str, workdir: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=4096)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--memory", default="3GiB")
+    ap.add_argument("--workers", type=int, default=0, help="0: in this process (client=None)")
+    ap.add_argument("--memory", default="2560MiB", help="budget in process, or limit per worker")
     ap.add_argument("--workdir", default="bench-scratch/w4096")
     ap.add_argument("--child", action="store_true")
     a = ap.parse_args()
@@ -83,7 +93,8 @@ def main() -> None:
         table = ("| N³ | q-crop | workers × limit | wall (min) | peak RSS, all processes (GiB) "
                  "| peak work dir (GiB) | bins |\n"
                  "|---|---|---|---|---|---|---|\n"
-                 f"| {r['n']}³ | q ≤ {r['q_max']:.3f} 1/Å (Nyquist/4) | {a.workers} × {a.memory} "
+                 f"| {r['n']}³ | q ≤ {r['q_max']:.3f} 1/Å (Nyquist/4) "
+                 f"| {'in process, budget ' + a.memory if a.workers == 0 else f'{a.workers} × {a.memory}'} "
                  f"| {r['wall'] / 60:.1f} "
                  f"| {r['peak_rss'] / 2**30:.2f} | {r['peak_disk'] / 2**30:.1f} | {r['bins']} |")
     print(table)
