@@ -1,7 +1,7 @@
 """Machine learning on reduced 1D curves: the inverse problem (shape and parameters from I(q)).
 
 - :mod:`~hifft.ml.config`: priors, q grid, noise, dataset/training sections of a YAML job.
-- :mod:`~hifft.ml.dataset`: labelled sasmodels curves as a resumable Dask job (xarray/Zarr).
+- :mod:`~hifft.ml.dataset`: labelled sasmodels curves as a resumable batch job (xarray/Zarr).
 - :mod:`~hifft.ml.fft_subset`: validation curves from hifft's own FFT pipeline.
 - :mod:`~hifft.ml.train`, :mod:`~hifft.ml.model`: deep ensemble of residual 1D CNNs (torch).
 - :mod:`~hifft.ml.inference`: predictions as xarray.

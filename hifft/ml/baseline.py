@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares, nnls
 
+from ..runner import Outcome, Runner, client_context
 from . import shapes as S
 from .config import DatasetConfig
 
@@ -174,34 +175,51 @@ def fit_curve(
     return CurveFit(best, fits, time.perf_counter() - t0, time.process_time() - c0)
 
 
-def _task(
-    cfg_json: str,
-    q: np.ndarray,
-    i: np.ndarray,
-    s: np.ndarray,
-    m: np.ndarray,
-    seed: int,
-    scan: int,
-    starts: int,
-) -> dict[str, Any]:
-    cfg = DatasetConfig.model_validate_json(cfg_json)
-    r = fit_curve(cfg, q, i, s, m, seed, scan, starts)
-    return {
-        "best": r.best,
-        "seconds": r.seconds,
-        "cpu_seconds": r.cpu_seconds,
-        "fits": {
-            c: {
-                "params": f.params,
-                "scale": f.scale,
-                "background": f.background,
-                "chi2": f.chi2,
-                "aic": f.aic,
-                "nfev": f.nfev,
-            }
-            for c, f in r.fits.items()
-        },
-    }
+@dataclass(frozen=True)
+class FitSettings:
+    """What every curve of a :func:`fit_many` job shares: the priors, the q grid (1/Å) and the search."""
+
+    cfg: DatasetConfig
+    q: np.ndarray
+    scan: int = 48
+    starts: int = 3
+
+
+@dataclass(frozen=True)
+class CurveTask:
+    """One curve to fit: row ``index`` of the job, I and σ in 1/cm, mask of measured points."""
+
+    index: int
+    i: np.ndarray
+    s: np.ndarray
+    m: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return f"curve-{self.index:06d}"
+
+
+def fit_task(task: CurveTask, job: FitSettings) -> Outcome:
+    """Runner task: fit every class to one curve (seeded by its index); a JSON-able result."""
+    r = fit_curve(job.cfg, job.q, task.i, task.s, task.m, task.index, job.scan, job.starts)
+    return Outcome(
+        value={
+            "best": r.best,
+            "seconds": r.seconds,
+            "cpu_seconds": r.cpu_seconds,
+            "fits": {
+                c: {
+                    "params": f.params,
+                    "scale": f.scale,
+                    "background": f.background,
+                    "chi2": f.chi2,
+                    "aic": f.aic,
+                    "nfev": f.nfev,
+                }
+                for c, f in r.fits.items()
+            },
+        }
+    )
 
 
 def fit_many(
@@ -213,23 +231,18 @@ def fit_many(
     client: Any = None,
     scan: int = 48,
     starts: int = 3,
-    progress: Any = None,
+    progress: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Fit curves ``i[k]`` (rows) on a Dask cluster; results in input order."""
-    from ..cluster import get_client
+    """Fit curves ``i[k]`` (rows; σ ``s[k]``, mask ``m[k]``) on grid ``q``; results in input order.
 
-    S.compile_models(cfg.classes, cfg.precision)
-    cfg_json = cfg.model_dump_json(by_alias=True)
-    out: list[dict[str, Any] | None] = [None] * len(i)
-    with get_client(client) as c:
-        from distributed import as_completed
-
-        futs = [c.submit(_task, cfg_json, q, i[k], s[k], m[k], k, scan, starts, pure=False) for k in range(len(i))]
-        index = {f.key: k for k, f in enumerate(futs)}
-        done = 0
-        for f in as_completed(futs):
-            out[index[f.key]] = f.result()
-            done += 1
-            if progress:
-                progress(done, len(futs))
-    return out  # type: ignore[return-value]
+    ``client``: None fits in this process, ``"local"`` on a LocalCluster, an
+    address or a ``distributed.Client`` on that cluster. Curve ``k`` is fitted
+    with seed ``k``. ``progress``: show the bar (None: when stderr is a terminal).
+    """
+    S.compile_models(cfg.classes, cfg.precision)  # here, before workers race to compile
+    tasks = [CurveTask(k, i[k], s[k], m[k]) for k in range(len(i))]
+    with client_context(client) as c:
+        res = Runner(c, progress=progress).map(
+            fit_task, tasks, desc="least-squares fits", shared=FitSettings(cfg, q, scan, starts), unit="curves"
+        )
+    return [res[t.name] for t in tasks]

@@ -38,31 +38,6 @@ def _client_kwargs(cfg: Any, workers: int | None) -> dict[str, Any]:
     }
 
 
-def _progress(label: str):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    prog = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
-    task = prog.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        prog.update(task, completed=done, total=total)
-
-    return prog, update
-
-
 @ml_app.command("dataset")
 def dataset_cmd(
     config: ConfigArg,
@@ -78,9 +53,8 @@ def dataset_cmd(
     cfg = load(config)
     d = cfg.dataset
     console.print(f"{d.n_samples} curves of {', '.join(d.classes)} in {d.n_chunks} chunks → {out}")
-    prog, update = _progress("chunks")
-    with prog, get_client(**_client_kwargs(cfg, workers)) as client:
-        make_dataset(d, out, client=client, overwrite=overwrite, progress=update)
+    with get_client(**_client_kwargs(cfg, workers)) as client:
+        make_dataset(d, out, client=client, overwrite=overwrite)
     _print_dataset(out)
 
 
@@ -96,24 +70,19 @@ def fft_subset_cmd(
     config: ConfigArg,
     out: Annotated[Path, typer.Argument(help="Output store for the FFT-pipeline curves.")],
     overwrite: Annotated[bool, typer.Option(help="Replace a store that holds another job.")] = False,
-    work: Annotated[Path | None, typer.Option(help="Scratch directory for volumes (default: OUT.work).")] = None,
 ) -> None:
     """Validation curves from hifft's pipeline (Scene → volume → FFT → saxs), same noise."""
     from .config import load
     from .fft_subset import make_fft_subset
 
     cfg = load(config)
-    prog, update = _progress("scenes")
-    with prog:
-        make_fft_subset(
-            cfg.fft_subset,
-            cfg.dataset,
-            out,
-            overwrite=overwrite,
-            work=work,
-            progress=update,
-            log=lambda s: console.print(s, highlight=False),
-        )
+    make_fft_subset(
+        cfg.fft_subset,
+        cfg.dataset,
+        out,
+        overwrite=overwrite,
+        log=lambda s: console.print(s, highlight=False),
+    )
     _print_dataset(out)
 
 
@@ -250,7 +219,10 @@ def predict_cmd(
     curves = read_curve(file)
     res = pred.predict(curves)
     if out:
-        res.to_netcdf(out)
+        from ..atomic import atomic_path
+
+        with atomic_path(out) as tmp:
+            res.to_netcdf(tmp)
         console.print(f"wrote {out}")
     n = res.sizes["sample"]
     for k in range(min(n, 20)):

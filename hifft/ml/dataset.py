@@ -1,4 +1,4 @@
-"""Labelled 1D curves as a resumable Dask batch job writing xarray/Zarr.
+"""Labelled 1D curves as a resumable batch job (:mod:`hifft.runner`) writing xarray/Zarr.
 
 Layout of ``OUT.zarr`` (a directory):
 
@@ -27,13 +27,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._version import __version__
+from ..runner import Outcome, Runner, client_context, resumable
 from ..store import Manifest, StoreError, check_free_space
 from . import shapes as S
 from .config import DatasetConfig
@@ -43,6 +44,8 @@ GROUP = "data"
 FORMAT = "hifft.ml.curves/1"
 SPLITS = ("train", "val", "test")
 _CURVE_VARS = ("I", "sigma", "I_true")
+#: Manifest task written once before the chunks: the group's metadata.
+TEMPLATE = "template"
 
 
 def chunk_name(k: int) -> str:
@@ -165,21 +168,28 @@ def generate_chunk(cfg: DatasetConfig, k: int):
     return to_xarray(generate_arrays(cfg, k), cfg.q.values(), _attrs(cfg, "sasmodels"))
 
 
-def _write_chunk(cfg_json: str, path: str, k: int) -> dict[str, Any]:
-    """Worker task: make chunk ``k``, write its region, then mark it done."""
-    cfg = DatasetConfig.model_validate_json(cfg_json)
-    man = Manifest(path)
-    if man.is_done(chunk_name(k)):
-        return {"chunk": k, "skipped": True}
+@dataclass(frozen=True)
+class ChunkTask:
+    """One task of a dataset job: chunk ``index`` of the store at ``store`` (a path)."""
+
+    store: str
+    index: int
+
+    @property
+    def name(self) -> str:
+        return chunk_name(self.index)
+
+
+def write_chunk(task: ChunkTask, cfg: DatasetConfig) -> Outcome:
+    """Runner task: make chunk ``task.index`` and write its region (the runner then marks it done)."""
     t0 = time.perf_counter()
-    i0, i1 = chunk_bounds(cfg, k)
-    ds = generate_chunk(cfg, k).drop_vars("q")
+    i0, i1 = chunk_bounds(cfg, task.index)
+    ds = generate_chunk(cfg, task.index).drop_vars("q")
     ds.attrs = {}
-    ds.to_zarr(path, group=GROUP, region={"sample": slice(i0, i1)}, consolidated=False)
+    ds.to_zarr(task.store, group=GROUP, region={"sample": slice(i0, i1)}, consolidated=False)
     dt = time.perf_counter() - t0
     counts = np.bincount(ds["shape"].values, minlength=len(S.CLASSES)).tolist()
-    man.mark_done(chunk_name(k), {"samples": [i0, i1], "seconds": dt, "per_class": counts})
-    return {"chunk": k, "seconds": dt, "samples": i1 - i0}
+    return Outcome(info={"samples": [i0, i1], "seconds": dt, "per_class": counts}, value=i1 - i0)
 
 
 # ---------------------------------------------------------------------------
@@ -187,8 +197,14 @@ def _write_chunk(cfg_json: str, path: str, k: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-def _template(cfg: DatasetConfig, path: Path, source: str = "sasmodels", extra: dict[str, Any] | None = None) -> None:
-    """Write the group's metadata (all arrays, no chunks) with lazy zeros."""
+def write_template(
+    cfg: DatasetConfig, path: str | os.PathLike[str], source: str = "sasmodels", extra: dict[str, Any] | None = None
+) -> None:
+    """Write the ``data`` group's metadata (every array of ``cfg.n_samples`` curves, no chunks).
+
+    The arrays are lazy zeros that are never computed; the chunks are written
+    later, one region per task (:func:`write_chunk`, :mod:`hifft.ml.fft_subset`).
+    """
     import dask.array as da
 
     n, nq, c = cfg.n_samples, cfg.q.n, cfg.chunk_size
@@ -218,64 +234,44 @@ def make_dataset(
     out: str | os.PathLike[str],
     client: Any = None,
     overwrite: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | None = None,
     max_chunks: int | None = None,
 ) -> Path:
     """Run (or resume) the dataset job; return the store path.
 
-    ``max_chunks`` stops after that many new chunks (to test resuming);
-    the store is then left incomplete. ``progress(done, total)`` is called
-    as chunks finish.
+    ``client``: None runs the chunks in this process, ``"local"`` on a
+    LocalCluster, an address or a ``distributed.Client`` on that cluster.
+    ``progress``: show the progress bar (None: when stderr is a terminal).
+    ``max_chunks`` stops after that many new chunks (to test resuming); the
+    store is then left incomplete.
     """
-    from ..cluster import get_client
-
     path = Path(out)
-    man = Manifest(path)
-    spec = job_spec(cfg)
-    resuming = man.begin(spec, overwrite=overwrite)
-    tasks = [chunk_name(k) for k in range(cfg.n_chunks)]
-    if resuming and man.complete:
-        if progress:
-            progress(len(tasks), len(tasks))
-        return path
-    check_free_space(path, 0 if resuming else estimate_bytes(cfg), "ML dataset")
-    S.compile_models(cfg.classes, cfg.precision)
-    with man.lock():
-        if not man.is_done("template"):
-            _template(cfg, path)
-            man.mark_done("template")
-        pending = [k for k in range(cfg.n_chunks) if not man.is_done(chunk_name(k))]
+    tasks = [ChunkTask(str(path), k) for k in range(cfg.n_chunks)]
+    names = [t.name for t in tasks]
+    with resumable(path, job_spec(cfg), overwrite=overwrite) as (man, resumed):
+        if resumed and man.complete:
+            return path
+        check_free_space(path, 0 if resumed else estimate_bytes(cfg), "ML dataset")
+        S.compile_models(cfg.classes, cfg.precision)  # here, before workers race to compile
+        if not man.is_done(TEMPLATE):
+            write_template(cfg, path)
+            man.mark_done(TEMPLATE)
         if max_chunks is not None:
-            pending = pending[:max_chunks]
-        n_done = cfg.n_chunks - len(pending) if max_chunks is None else len(man.done()) - 1
-        if progress:
-            progress(n_done, cfg.n_chunks)
-        if pending:
-            with get_client(client) as c:
-                from distributed import as_completed
-
-                cfg_json = cfg.model_dump_json(by_alias=True)
-                futs = c.map(
-                    _write_chunk,
-                    [cfg_json] * len(pending),
-                    [str(path)] * len(pending),
-                    pending,
-                    pure=False,
-                )
-                for fut in as_completed(futs):
-                    fut.result()
-                    n_done += 1
-                    if progress:
-                        progress(n_done, cfg.n_chunks)
-        if not man.pending(tasks):
+            done = man.done()
+            tasks = [t for t in tasks if t.name in done] + [t for t in tasks if t.name not in done][:max_chunks]
+        with client_context(client) as c:
+            Runner(c, progress=progress).map(
+                write_chunk, tasks, desc="dataset chunks", manifest=man, shared=cfg, unit="chunks"
+            )
+        if not man.pending(names):
             per_class = np.zeros(len(S.CLASSES), dtype=int)
             seconds = 0.0
-            for t in tasks:
+            for t in names:
                 info = man.info(t)
-                per_class += np.asarray(info.get("per_class", [0] * len(S.CLASSES)))
-                seconds += info.get("seconds", 0.0)
+                per_class += np.asarray(info["per_class"])
+                seconds += info["seconds"]
             man.mark_complete(
-                [*tasks, "template"],
+                [*names, TEMPLATE],
                 {
                     "n_samples": cfg.n_samples,
                     "per_class": dict(zip(S.CLASSES, per_class.tolist(), strict=True)),
@@ -298,7 +294,7 @@ def open_dataset(path: str | os.PathLike[str], allow_incomplete: bool = False):
         raise StoreError(f"{p}: not an hifft ML dataset (no {GROUP}/zarr.json)")
     man = Manifest(p)
     if not man.complete and not allow_incomplete:
-        n_done = len([t for t in man.done() if t != "template"])
+        n_done = len([t for t in man.done() if t != TEMPLATE])
         raise StoreError(
             f"{p}: job not finished ({n_done} task(s) done, store not marked complete); "
             "rerun the command that made it (`hifft ml dataset` / `hifft ml fft-subset`) to resume"

@@ -10,6 +10,7 @@ interval (nominal ``attrs["coverage"]``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from . import shapes as S
 from .config import CLASSES
 
@@ -146,7 +148,7 @@ def breakdowns(true_shape: np.ndarray, pred_shape: np.ndarray, labels: dict[str,
     def acc_bins(name: str, cls: str, x: np.ndarray, edges: list[float]) -> None:
         k = S.class_index(cls)
         rows = []
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        for lo, hi in itertools.pairwise(edges):
             sel = (true_shape == k) & (x >= lo) & (x < hi)
             if sel.any():
                 counts = np.bincount(pred_shape[sel], minlength=len(CLASSES))
@@ -223,8 +225,12 @@ def run_baseline(
     log: Any = print,
     out: str | Path | None = None,
     allow_incomplete: bool = False,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Least-squares fits of the baseline subset of the test split (JSON-able; to ``out``).
+
+    ``client`` as in :func:`hifft.ml.baseline.fit_many`; ``progress`` shows
+    the bar (None: when stderr is a terminal).
 
     With ``allow_incomplete`` a dataset still being written may be used, as
     long as every curve of the subset lies in a finished chunk (the subset is
@@ -254,7 +260,7 @@ def run_baseline(
         client=client,
         scan=scan,
         starts=starts,
-        progress=lambda a, b: log(f"  fitted {a}/{b}"),
+        progress=progress,
     )
     res = {
         "dataset": str(dataset),
@@ -266,7 +272,7 @@ def run_baseline(
     }
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(res, indent=1, default=float))
+        atomic_write(out, json.dumps(res, indent=1, default=float))
     return res
 
 
@@ -412,8 +418,7 @@ def markdown(res: dict[str, Any]) -> str:
         "| target | required | measured | met |",
         "|---|---|---|---|",
     ]
-    for t in res["targets"]:
-        L.append(f"| {t['what']} | {t['target']} | {_fmt(t['value'])} | {_met(t['met'])} |")
+    L += [f"| {t['what']} | {t['target']} | {_fmt(t['value'])} | {_met(t['met'])} |" for t in res["targets"]]
     L += [
         "",
         "Per class accuracy: " + ", ".join(f"{c} {_fmt(v, True)}" for c, v in net["per_class_accuracy"].items()),
@@ -491,9 +496,10 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def write(res: dict[str, Any], json_path: str | Path | None, md_path: str | Path | None) -> None:
+    """Write :func:`evaluate`'s result as JSON and/or a markdown report (atomically; None skips)."""
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(res, indent=1, default=float))
+        atomic_write(json_path, json.dumps(res, indent=1, default=float))
     if md_path:
         Path(md_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(md_path).write_text(markdown(res))
+        atomic_write(md_path, markdown(res))

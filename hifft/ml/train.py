@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ import numpy as np
 import torch
 
 from .._version import __version__
+from ..atomic import atomic_path, atomic_write
+from ..runner import Outcome, Runner
 from ..store import fingerprint
 from . import shapes as S
 from .config import CLASSES, AugmentConfig, DatasetConfig, NoiseConfig, TrainConfig
@@ -331,21 +334,23 @@ def train_member(
             f" | val ce {rec['val_ce']:.3f} nll {rec['val_nll']:.3f} acc {rec['val_acc']:.4f}"
             f" | {rec['seconds']:.0f} s, {100 * rec['progress']:.0f}% done"
         )
-        torch.save(
-            {
-                "fingerprint": fp,
-                "state": net.state_dict(),
-                "opt": opt.state_dict(),
-                "history": history,
-                "epoch": epoch,
-                "step": step,
-                "seconds": spent + time.perf_counter() - t0,
-            },
-            partial,
-        )
+        with atomic_path(partial) as tmp:  # a kill mid-save leaves the previous epoch's checkpoint
+            torch.save(
+                {
+                    "fingerprint": fp,
+                    "state": net.state_dict(),
+                    "opt": opt.state_dict(),
+                    "history": history,
+                    "epoch": epoch,
+                    "step": step,
+                    "seconds": spent + time.perf_counter() - t0,
+                },
+                tmp,
+            )
         if done:
             log(f"member {m}: time budget reached in epoch {epoch + 1} (learning rate annealed)")
-    torch.save({"fingerprint": fp, "state": net.state_dict(), "history": history}, final)
+    with atomic_path(final) as tmp:
+        torch.save({"fingerprint": fp, "state": net.state_dict(), "history": history}, tmp)
     partial.unlink(missing_ok=True)
     return net, history
 
@@ -402,10 +407,25 @@ def _load_data(cfg: TrainConfig) -> _Data:
     return _Data(train_s, val_s, coder, standardized_logq(q), Augmenter(q, dcfg.noise, cfg.augment), q, ds)
 
 
-def _member_task(cfg_json: str, m: int, fp: str, budget: float | None) -> str:
-    """Dask task: train member ``m`` in this worker process, log to ``member-<m>.log``."""
-    cfg = TrainConfig.model_validate_json(cfg_json)
+@dataclass(frozen=True)
+class MemberTask:
+    """One ensemble member to train in a worker: config (JSON), run fingerprint, time budget (s)."""
+
+    member: int
+    cfg_json: str
+    fingerprint: str
+    budget_s: float | None
+
+    @property
+    def name(self) -> str:
+        return f"member-{self.member}"
+
+
+def train_member_task(task: MemberTask) -> Outcome:
+    """Runner task: train (or resume) one member in this process, logging to ``member-<m>.log``."""
+    cfg = TrainConfig.model_validate_json(task.cfg_json)
     torch.set_num_threads(cfg.threads or 1)
+    m = task.member
     logf = Path(cfg.out) / f"member-{m}.log"
     with logf.open("a") as fh:
 
@@ -414,8 +434,8 @@ def _member_task(cfg_json: str, m: int, fp: str, budget: float | None) -> str:
             fh.flush()
 
         d = _load_data(cfg)
-        train_member(m, cfg, d.train, d.val, d.coder, d.aug, d.logq, fp, budget, log)
-    return str(Path(cfg.out) / f"member-{m}.pt")
+        train_member(m, cfg, d.train, d.val, d.coder, d.aug, d.logq, task.fingerprint, task.budget_s, log)
+    return Outcome(value=str(Path(cfg.out) / f"member-{m}.pt"))
 
 
 def _warm_imports() -> None:
@@ -426,11 +446,11 @@ def _warm_imports() -> None:
 
 
 def _train_parallel(cfg: TrainConfig, members: list[int], fp: str, budget: float | None, log: Log) -> None:
-    """Members as Dask tasks on ``cfg.workers`` single-threaded processes; logs relayed."""
+    """Members as runner tasks on ``cfg.workers`` single-threaded processes; their logs relayed."""
     from ..cluster import get_client
 
     out = Path(cfg.out)
-    pos = {m: 0 for m in members}
+    pos = dict.fromkeys(members, 0)
     for m in members:
         (out / f"member-{m}.log").unlink(missing_ok=True)
 
@@ -445,18 +465,27 @@ def _train_parallel(cfg: TrainConfig, members: list[int], fp: str, budget: float
                     log(line)
                 pos[m] += cut
 
+    stop = threading.Event()
+
+    def relay_until_stopped() -> None:
+        while not stop.wait(2.0):
+            relay()
+
+    tasks = [MemberTask(m, cfg.model_dump_json(), fp, budget) for m in members]
     with get_client(n_workers=cfg.workers, threads_per_worker=1) as client:
         # import the heavy modules once per worker before any task arrives:
         # unpickling a task on the worker's event-loop thread while the task
         # thread imports zarr races into a half-initialized zarr module
         client.run(_warm_imports)
-        futs = [client.submit(_member_task, cfg.model_dump_json(), m, fp, budget, pure=False) for m in members]
-        while not all(f.done() for f in futs):
+        relayer = threading.Thread(target=relay_until_stopped, name="hifft-member-logs", daemon=True)
+        relayer.start()
+        try:
+            # the members' own epoch lines are the progress report: no bar
+            Runner(client, progress=False).map(train_member_task, tasks, desc="ensemble members")
+        finally:
+            stop.set()
+            relayer.join()
             relay()
-            time.sleep(2)
-        relay()
-        for f in futs:
-            f.result()  # raise a member's error here
 
 
 def train(cfg: TrainConfig, log: Log = print) -> Path:
@@ -475,7 +504,7 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
     d = _load_data(cfg)
     log(f"dataset {cfg.dataset}: {len(d.train)} train, {len(d.val)} val curves, {d.q.size} q points")
     fp = run_fingerprint(cfg, d.ds)
-    (out / "train_config.json").write_text(cfg.model_dump_json(indent=1))
+    atomic_write(out / "train_config.json", cfg.model_dump_json(indent=1))
     # members already finished are loaded, not trained
     pending = [m for m in range(cfg.ensemble) if not _finished(out, m, fp)]
     reserve = 60.0  # calibration and writing the checkpoint
@@ -526,16 +555,15 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
         "train_seconds": seconds,
     }
     path = out / "model.pt"
-    tmp = out / ".model.pt.tmp"
-    torch.save(ckpt, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
     metrics = {
         "val_accuracy": acc,
         "calibration": calib.tolist(),
         "train_seconds": seconds,
         "history": history,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    atomic_write(out / "metrics.json", json.dumps(metrics, indent=1))
     log(f"wrote {path} ({seconds:.0f} s)")
     return path
 
@@ -546,5 +574,5 @@ def _finished(out: Path, m: int, fp: str) -> bool:
         return False
     try:
         return torch.load(f, map_location="cpu", weights_only=True).get("fingerprint") == fp
-    except Exception:  # a torn file: train again
+    except Exception:  # unreadable (not written by this code, or damaged): train again
         return False

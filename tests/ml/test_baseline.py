@@ -45,3 +45,28 @@ def test_hard_sphere_fit_finds_volume_fraction(cfg):
     r = fit_curve(cfg, q, i, s, seed=3, scan=16, starts=2)
     assert r.best == "sphere@hardsphere"
     assert r.fits["sphere@hardsphere"].params["volfraction"] == pytest.approx(0.25, abs=0.04)
+
+
+def test_fit_many_returns_each_curves_own_fit_in_input_order(cfg):
+    """The batch job (in this process) gives, row by row, what fitting that curve alone with seed = row gives."""
+    from hifft.ml.baseline import fit_many
+
+    curves = [
+        _curve(cfg, "sphere", {"radius": 62.0, "radius_pd": 0.08}, seed=0),
+        _curve(cfg, "core_shell_sphere", {"radius": 40.0, "thickness": 15.0, "radius_pd": 0.05}, seed=5),
+    ]
+    q = curves[0][0]
+    i = np.array([c[1] for c in curves])
+    s = np.array([c[2] for c in curves])
+    m = np.ones(i.shape, dtype=bool)
+    res = fit_many(cfg, q, i, s, m, scan=16, starts=2, progress=False)
+    assert len(res) == 2
+    for k, r in enumerate(res):
+        alone = fit_curve(cfg, q, i[k], s[k], m[k], seed=k, scan=16, starts=2)
+        assert r["best"] == alone.best
+        for c, f in alone.fits.items():
+            assert r["fits"][c]["params"] == pytest.approx(f.params, rel=1e-9)
+            assert r["fits"][c]["chi2"] == pytest.approx(f.chi2, rel=1e-9)
+    # rows are not swapped: the sphere's row holds a sphere-radius fit, the core-shell row its class
+    assert res[0]["fits"]["sphere"]["params"]["radius"] == pytest.approx(62.0, rel=0.05)
+    assert res[1]["best"] == "core_shell_sphere"

@@ -32,7 +32,7 @@ def test_prior_shorthands_and_units():
 
 
 @pytest.mark.parametrize(
-    "spec, msg",
+    ("spec", "msg"),
     [
         ({"dist": "uniform", "low": 1.0}, "needs high"),
         ({"dist": "uniform", "low": 2.0, "high": 1.0}, "must be below"),
