@@ -3,7 +3,9 @@
 ``hifft run JOB.yaml`` loads a :class:`JobConfig` (strict YAML, ``HIFFT_``
 environment overrides), runs every step on one Dask client and prints a short
 summary (χ², output paths). Rerunning the same job resumes: the volume and
-the FFT passes skip what their manifests record as finished.
+the FFT passes skip what their manifests record as finished. Where the tasks
+run is the ``cluster`` section (:class:`hifft.cluster.ClusterConfig`): a
+LocalCluster by default, an existing (TLS) scheduler, batch jobs, or this process.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import typer
 from pydantic import Field, field_validator
 
 from . import units
+from .atomic import atomic_write
+from .cluster import ClusterConfig
 from .config import StrictModel, load_config
 from .volume.config import GridSpec, SceneSpec
 
@@ -75,18 +79,7 @@ class CompareSpec(StrictModel):
 class OutputSpec(StrictModel):
     dir: Path
     overwrite: bool = False
-    formats: list[Format] = ["nxcansas", "xml", "netcdf", "png"]
-
-
-class ClusterSpec(StrictModel):
-    """Where tasks run: a scheduler address, a LocalCluster (default) or a batch system."""
-
-    address: str | None = None
-    n_workers: Annotated[int, Field(gt=0)] | None = None
-    memory_limit: str | None = None
-    jobqueue: dict[str, Any] | None = Field(
-        None, description="dask-jobqueue settings, e.g. {kind: slurm, jobs: 8, cores: 32, memory: 128GB}"
-    )
+    formats: list[Format] = Field(default_factory=lambda: ["nxcansas", "xml", "netcdf", "png"])
 
 
 class JobConfig(StrictModel):
@@ -98,14 +91,15 @@ class JobConfig(StrictModel):
     detector: DetectorSpec = DetectorSpec()
     compare: CompareSpec = CompareSpec()
     output: OutputSpec
-    cluster: ClusterSpec = ClusterSpec()
+    cluster: ClusterConfig = ClusterConfig()
 
 
 def run(cfg: JobConfig, progress: bool = True, echo: Any = print) -> dict[str, Any]:
     """Run a job; returns a summary dict (paths, χ², timings)."""
-    from . import compare_scene, detector_image, saxs
     from .cluster import get_client
+    from .compare import compare_scene
     from .io import to_cansas_xml, to_netcdf, to_nxcansas
+    from .reduce import detector_image, saxs
     from .volume import build_volume
     from .volume.config import scene_from_spec
 
@@ -114,19 +108,16 @@ def run(cfg: JobConfig, progress: bool = True, echo: Any = print) -> dict[str, A
     times: dict[str, float] = {}
     summary: dict[str, Any] = {"name": cfg.name, "outputs": {}}
     scene = scene_from_spec(cfg.grid, cfg.scene)
-    c = cfg.cluster
-    with get_client(address=c.address, n_workers=c.n_workers, memory_limit=c.memory_limit,
-                    jobqueue=c.jobqueue) as client:
-        link = getattr(client, "dashboard_link", None)
-        if link:
-            echo(f"Dask dashboard: {link}")
+    with get_client(config=cfg.cluster) as client:
+        if cfg.cluster.dashboard and client is not None:
+            echo(f"Dask dashboard: {client.dashboard_link}")
         t = time.perf_counter()
         vol = build_volume(scene, out / "density.zarr", client=client, overwrite=cfg.output.overwrite,
                            dtype=cfg.fft.dtype, progress=progress)
         times["build"] = time.perf_counter() - t
         t = time.perf_counter()
         r = cfg.reduce
-        ds = saxs(vol, bins=r.bins, q_min=r.q_min, q_max=r.q_max, spacing=r.spacing,
+        ds = saxs(vol, bins=r.bins, q_min=r.q_min, q_max=r.q_max, bin_spacing=r.spacing,
                   sinc_correction=r.sinc_correction, e_min=r.e_min, client=client, backend=cfg.fft.backend,
                   memory_budget=cfg.fft.memory_budget, dtype=cfg.fft.dtype, progress=progress)
         times["fft+reduce"] = time.perf_counter() - t
@@ -165,7 +156,7 @@ def run(cfg: JobConfig, progress: bool = True, echo: Any = print) -> dict[str, A
             o["plot_detector"] = str(out / f"{cfg.name}_detector.png")
     summary["times_s"] = {k: round(v, 2) for k, v in times.items()}
     summary["n_bins"] = int(ds.sizes["q"])
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    atomic_write(out / "summary.json", json.dumps(summary, indent=1, default=str))
     return summary
 
 
@@ -175,6 +166,7 @@ def register(app: Any) -> None:
         config: Annotated[Path, typer.Argument(help="job YAML (see pipelines/)")],
         overwrite: Annotated[bool, typer.Option(help="replace outputs of a different job")] = False,
         quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+        dashboard: Annotated[bool, typer.Option(help="Dask dashboard on 127.0.0.1:8787 (needs bokeh)")] = False,
     ) -> None:
         """Run a whole job: build the scene, FFT out of core, reduce, compare, export, plot."""
         from rich.console import Console
@@ -183,6 +175,8 @@ def register(app: Any) -> None:
         cfg = load_config(config, JobConfig)
         if overwrite:
             cfg.output.overwrite = True
+        if dashboard:
+            cfg.cluster.dashboard = True
         console = Console()
         t0 = time.perf_counter()
         s = run(cfg, progress=not quiet, echo=console.print)

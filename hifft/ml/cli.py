@@ -30,12 +30,8 @@ Workers = Annotated[
 
 
 def _client_kwargs(cfg: Any, workers: int | None) -> dict[str, Any]:
-    cl = cfg.cluster
-    return {
-        "address": cl.address,
-        "n_workers": workers or cl.n_workers,
-        "memory_limit": cl.memory_limit,
-    }
+    # the job's whole cluster section (address, TLS, jobqueue, dashboard); --workers overrides its size
+    return {"config": cfg.cluster, "n_workers": workers}
 
 
 @ml_app.command("dataset")

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from .. import units
+from ..cluster import ClusterConfig  # the one cluster model (kinds, TLS, dashboard)
 from ..config import StrictModel, load_config
 
 # ---------------------------------------------------------------------------
@@ -334,12 +335,6 @@ class SplitConfig(StrictModel):
         if not math.isclose(s, 1.0, abs_tol=1e-9):
             raise ValueError(f"split fractions must sum to 1, got {s}")
         return self
-
-
-class ClusterConfig(StrictModel):
-    address: str | None = None
-    n_workers: int | None = Field(None, ge=1)
-    memory_limit: str | None = None
 
 
 class DatasetConfig(StrictModel):
