@@ -8,17 +8,20 @@ numbers are taken to be in internal units already.
 xarray attrs carry ``units`` spelled so that pint parses them (``ATTR``;
 the SLD spelling carries a 1e-6 factor, so parse it with
 ``registry().parse_expression``, not as a bare Unit);
-only the canSAS writers translate to canSAS spellings ("1/A").
+only the canSAS writers translate to canSAS spellings (``CANSAS``: "1/A"),
+and :func:`file_factor` reads the spellings found in data files back.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pint
 
-#: pint-parsable spellings used in xarray attrs.
+#: Internal unit of each kind, spelled for pint: the ``units`` attr of xarray results.
 ATTR = {
     "length": "angstrom",
     "q": "1/angstrom",
@@ -27,14 +30,15 @@ ATTR = {
     "volume": "angstrom**3",
 }
 
-#: Internal unit of each kind, as pint expressions.
-_INTERNAL = {
-    "length": "angstrom",
-    "q": "1/angstrom",
-    "sld": "1e-6/angstrom**2",
-    "intensity": "1/cm",
-    "volume": "angstrom**3",
-}
+#: canSAS spellings of the internal q and intensity units, for files written for SasView.
+#: pint reads "1/A" as 1/ampere, so these appear only in canSAS files.
+CANSAS = {"q": "1/A", "intensity": "1/cm"}
+
+# A standalone "A"/"Å"/"Ang" (any case) in a data file's unit is the ångström (canSAS, SasView);
+# pint would read "A" as ampere and "a" as a year.
+_FILE_ANGSTROM = re.compile(r"(?<![A-Za-z])(?:A|a|Å|å|Ang|ang)(?![A-Za-z])")
+# "nm-1", "A-1": a bare negative exponent, as some SAS files write it.
+_FILE_EXPONENT = re.compile(r"^([^\W\d_]+)-(\d+)$")
 
 
 class UnitError(ValueError):
@@ -54,15 +58,7 @@ def _to_internal(q: pint.Quantity, kind: str) -> float:
     """Magnitude of ``q`` in the internal unit of ``kind`` (which may carry a
     scale factor such as 1e-6, so divide by it as an expression)."""
     ureg = registry()
-    return float((q / ureg.parse_expression(_INTERNAL[kind])).to("dimensionless").magnitude)
-
-
-def _factor(src: str, kind: str) -> float:
-    ureg = registry()
-    try:
-        return _to_internal(ureg.parse_expression(src), kind)
-    except (pint.errors.DimensionalityError, pint.errors.UndefinedUnitError) as exc:
-        raise UnitError(f"cannot convert {src!r} to {kind} ({_INTERNAL[kind]}): {exc}") from exc
+    return float((q / ureg.parse_expression(ATTR[kind])).to("dimensionless").magnitude)
 
 
 def convert(value: Any, kind: str, field: str = "value") -> float:
@@ -72,8 +68,7 @@ def convert(value: Any, kind: str, field: str = "value") -> float:
     ("50 nm", "0.1 1/nm", "1e10 cm^-2") or a pint Quantity. ``field`` names
     the input in error messages.
     """
-    if kind not in _INTERNAL:
-        raise KeyError(f"unknown unit kind {kind!r}; one of {sorted(_INTERNAL)}")
+    _check_kind(kind)
     ureg = registry()
     if isinstance(value, bool):
         raise UnitError(f"{field}: expected a {kind}, got a boolean")
@@ -98,9 +93,7 @@ def convert(value: Any, kind: str, field: str = "value") -> float:
     try:
         return _to_internal(q, kind)
     except pint.errors.DimensionalityError as exc:
-        raise UnitError(
-            f"{field}: {value!r} is not a {kind} (expected units like {_INTERNAL[kind]!r})"
-        ) from exc
+        raise UnitError(f"{field}: {value!r} is not a {kind} (expected units like {ATTR[kind]!r})") from exc
 
 
 def length(value: Any, field: str = "length") -> float:
@@ -123,9 +116,59 @@ def intensity(value: Any, field: str = "intensity") -> float:
     return convert(value, "intensity", field)
 
 
+def _check_kind(kind: str) -> None:
+    if kind not in ATTR:
+        raise KeyError(f"unknown unit kind {kind!r}; one of {sorted(ATTR)}")
+
+
 def factor(src: str, kind: str) -> float:
-    """Multiplier taking a value in unit ``src`` to the internal unit of ``kind``."""
-    return _factor(src, kind)
+    """Multiplier taking a value in unit ``src`` (a pint spelling) to the internal unit of ``kind``.
+
+    Rounded to 15 significant digits: pint's chained float arithmetic gives
+    0.09999999999999999 for 1/nm → 1/Å, and the factors between SI prefixes
+    and the ångström are exact decimals.
+    """
+    _check_kind(kind)
+    try:
+        return float(f"{_to_internal(registry().parse_expression(src), kind):.15g}")
+    except (pint.errors.DimensionalityError, pint.errors.UndefinedUnitError) as exc:
+        raise UnitError(f"cannot convert {src!r} to {kind} ({ATTR[kind]}): {exc}") from exc
+
+
+def file_factor(unit: str | bytes | None, kind: str, field: str = "units") -> float:
+    """Multiplier from a unit as spelled in a data file to the internal unit of ``kind``.
+
+    Takes pint spellings and those of canSAS/SasView files, where a standalone
+    ``A`` or ``Å`` is the ångström: "1/A", "A^-1", "A^{-1}", "a-1", "1/nm",
+    "nm-1", "cm^-1", "1/m". None or "" means the value is already internal
+    (factor 1). ``field`` names the input in the :class:`UnitError`.
+    """
+    if unit is None:
+        return 1.0
+    text = unit.decode() if isinstance(unit, bytes) else str(unit)
+    text = re.sub(r"\s+", "", text).replace("{", "").replace("}", "")
+    if not text:
+        return 1.0
+    text = _FILE_EXPONENT.sub(r"\1^-\2", _FILE_ANGSTROM.sub("angstrom", text))
+    try:
+        return factor(text, kind)
+    except UnitError:
+        pass
+    try:  # files spell units in any case ("1/NM", "CM^-1"); pint's names are lower case
+        return factor(text.lower(), kind)
+    except UnitError as exc:
+        raise UnitError(f"{field}: cannot convert {unit!r} to {kind} ({ATTR[kind]})") from exc
+
+
+def values_in(da: Any, kind: str) -> np.ndarray:
+    """Values of a DataArray ``da`` in the internal unit of ``kind``, float64.
+
+    Reads the pint-spelled ``units`` attr; without one the values are taken to
+    be internal already.
+    """
+    v = np.asarray(da.values, dtype=np.float64)
+    u = da.attrs.get("units")
+    return v if not u else v * factor(str(u), kind)
 
 
 #: Absolute-scale prefactor: I[1/cm] = INTENSITY_PREFACTOR · |A|²/V_box with

@@ -30,7 +30,7 @@ def test_conversion_table(value, kind, expected):
 
 
 def test_wrong_units_named():
-    with pytest.raises(units.UnitError, match="radius.*not a length"):
+    with pytest.raises(units.UnitError, match=r"radius.*not a length"):
         units.length("5 1/nm", field="radius")
     with pytest.raises(units.UnitError, match="spacing"):
         Grid(16, spacing="2 seconds")
@@ -69,6 +69,15 @@ def test_grid_int_shape_and_units():
     assert Grid.from_dict(g.to_dict()) == g
 
 
+def test_grid_axis_index_and_intensity_scale():
+    assert [Grid.axis_index(a) for a in ("z", "y", "x", 0, 1, 2)] == [0, 1, 2, 0, 1, 2]
+    with pytest.raises(ValueError, match="axis"):
+        Grid.axis_index("w")
+    g = Grid((4, 5, 6), spacing=(1.0, 2.0, 3.0))
+    # I = 1e-4·|d³·Δρ·F|²/V_box (1/cm): d³ = 6 Å³, V_box = 4·5·6·6 Å³, Δρ = 2·(voxel value)
+    assert g.intensity_scale(2.0) == pytest.approx(1e-4 * (6.0 * 2.0) ** 2 / (120 * 6.0), rel=1e-14)
+
+
 @pytest.mark.parametrize("bad", [0, -3, (4, 4), (4, 4, 0), (10**6,) * 3, "x", True])
 def test_grid_rejects_bad_shapes(bad):
     with pytest.raises(ValueError, match="shape"):
@@ -82,3 +91,61 @@ def test_q_is_not_linspace():
     lin = np.linspace(-np.pi, np.pi, 81)
     assert np.max(np.abs(q - lin)) > 1e-3
     assert q[1] - q[0] == pytest.approx(2 * np.pi / 81)
+
+
+@pytest.mark.parametrize(
+    ("spelled", "kind", "expected"),
+    [
+        # spellings found in canSAS/SasView files: "A" is the ångström there, not the ampere
+        ("1/A", "q", 1.0),
+        ("1/a", "q", 1.0),
+        ("A^-1", "q", 1.0),
+        ("A^{-1}", "q", 1.0),
+        ("a-1", "q", 1.0),
+        ("1/Å", "q", 1.0),
+        ("1 / Ang", "q", 1.0),
+        ("1/angstrom", "q", 1.0),
+        ("1/nm", "q", 0.1),
+        ("nm^-1", "q", 0.1),
+        ("nm-1", "q", 0.1),
+        ("NM^-1", "q", 0.1),
+        ("1/m", "q", 1e-10),
+        ("m^-1", "q", 1e-10),
+        ("1/cm", "intensity", 1.0),
+        ("cm^{-1}", "intensity", 1.0),
+        ("cm-1", "intensity", 1.0),
+        ("1/m", "intensity", 0.01),
+        ("m-1", "intensity", 0.01),
+        (b"1/cm", "intensity", 1.0),
+        (None, "q", 1.0),
+        ("", "intensity", 1.0),
+    ],
+)
+def test_file_spellings(spelled, kind, expected):
+    # exact: the factors between SI prefixes and the ångström are decimals (no 0.09999999999999999)
+    assert units.file_factor(spelled, kind) == expected
+
+
+def test_cansas_spellings_read_back_as_internal_and_bad_units_are_named():
+    for kind, spelled in units.CANSAS.items():
+        assert units.file_factor(spelled, kind) == 1.0
+    with pytest.raises(units.UnitError, match="Q column: cannot convert 'seconds' to q"):
+        units.file_factor("seconds", "q", field="Q column")
+    with pytest.raises(KeyError, match="unknown unit kind"):
+        units.file_factor("1/A", "energy")
+
+
+def test_every_kind_has_one_internal_spelling():
+    for kind, spelled in units.ATTR.items():
+        assert units.factor(spelled, kind) == 1.0
+        assert units.convert(f"2 {spelled}", kind) == pytest.approx(2.0, rel=1e-12)
+
+
+def test_values_in_reads_the_units_attr():
+    import xarray as xr
+
+    q = xr.DataArray([1.0, 2.0], dims="q", attrs={"units": "1/nm"})
+    np.testing.assert_array_equal(units.values_in(q, "q"), [0.1, 0.2])
+    np.testing.assert_array_equal(units.values_in(q.assign_attrs(units=""), "q"), [1.0, 2.0])
+    with pytest.raises(units.UnitError, match="sld"):
+        units.values_in(q, "sld")

@@ -2,6 +2,9 @@
 
 Public: :func:`compare_sasmodels`, :func:`compare_scene`, :class:`Comparison`,
 and the checks in :mod:`hifft.compare.checks` (Guinier, Porod, invariant).
+Every sasmodels curve in hifft (here and in :mod:`hifft.ml`) comes from the
+one adapter, :mod:`hifft.compare.sasmodels_`; shapes map onto sasmodels
+models in :mod:`hifft.volume.shapes`.
 """
 
 from __future__ import annotations

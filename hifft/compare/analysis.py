@@ -216,7 +216,7 @@ def analyse(
     chi2_nominal = None
     if func is not None:
         chi2_nominal = compare_sasmodels(ds, model, spacing=spacing, q_range=window, **pars).chi2
-        a_min, a_max = checks._size_scale(model.split("@")[0], pars)
+        a_min, a_max = checks.size_scale(model.split("@")[0], pars)
         exact = checks.func_exact(func, a_min, a_max)
         model_fn = func
     else:

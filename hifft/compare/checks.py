@@ -251,7 +251,7 @@ def invariant(
 
 
 # ----------------------------------------------------------------- exact values from sasmodels
-def _size_scale(name: str, pars: dict[str, Any]) -> tuple[float, float]:
+def size_scale(name: str, pars: dict[str, Any]) -> tuple[float, float]:
     """(smallest, largest) length among the model's volume parameters (Å)."""
     table = sm.parameter_table(name)
     vals = []
@@ -272,7 +272,7 @@ def model_exact(name: str, pars: dict[str, Any]) -> dict[str, float]:
     """
     pars = dict(pars)
     pars["background"] = 0.0
-    a_min, a_max = _size_scale(name, pars)
+    a_min, a_max = size_scale(name, pars)
     return func_exact(lambda q: sm.evaluate(name, q, pars), a_min, a_max)
 
 

@@ -15,9 +15,9 @@ from ..config import StrictModel, load_yaml, validate
 class ValidateConfig(StrictModel):
     """``validate:`` section of a pipelines/validate*.yaml file."""
 
-    sizes: list[int] = [256]
+    sizes: list[int] = Field(default_factory=lambda: [256])
     spacing: float = 2.0
-    cases: list[str] = []
+    cases: list[str] = Field(default_factory=list)
     seed: int = 1
     realizations: int = 1
     out: str = "benchmarks/results/validation"

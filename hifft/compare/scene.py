@@ -2,9 +2,11 @@
 
 What the mapping does, per component of ``Scene.to_dict()``:
 
-* model: the shape's sasmodels model (``Sphere`` → ``sphere``, ...), its
-  parameters by sasmodels name (Å, absolute SLDs) and ``sld_solvent`` from
-  the scene. Voxels hold the contrast ρ − sld_solvent, sasmodels takes both
+* model: the shape's sasmodels model and parameters, from the one mapping
+  in :mod:`hifft.volume.shapes` (:meth:`~hifft.volume.shapes.Shape.sasmodels_model`,
+  ``sasmodels_params``: ``Sphere`` → ``sphere``, ..., Å, absolute SLDs)
+  with ``sld_solvent`` from the scene. A hemisphere has no sasmodels model
+  and is refused, naming it. Voxels hold the contrast ρ − sld_solvent, sasmodels takes both
   SLDs and forms the same difference, so passing the scene's solvent keeps
   them consistent (sasmodels' own default solvent, 6, would not).
 * scale: the volume fraction the scene *achieved* (particles actually
@@ -41,18 +43,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..volume.shapes import shape_class, shape_from_dict
 from . import sasmodels_ as sm
 from .core import Comparison, compare_model
-
-_SHAPE_MODEL = {
-    "sphere": "sphere",
-    "core_shell_sphere": "core_shell_sphere",
-    "ellipsoid": "ellipsoid",
-    "triaxial_ellipsoid": "triaxial_ellipsoid",
-    "cylinder": "cylinder",
-    "core_shell_cylinder": "core_shell_cylinder",
-    "parallelepiped": "parallelepiped",
-}
 
 
 def _scene_dicts(scene: Any, ds: xr.Dataset | None) -> list[dict[str, Any]]:
@@ -100,12 +93,12 @@ def _achieved_phi(comp: dict[str, Any]) -> float:
 def _component_pars(
     comp: dict[str, Any], sld_solvent: float, pd_n: int
 ) -> tuple[str, dict[str, Any]]:
-    shape = comp["shape"]
-    if shape not in _SHAPE_MODEL:
-        raise ValueError(f"compare_scene: shape {shape!r} has no sasmodels model")
-    model = _SHAPE_MODEL[shape]
-    pars: dict[str, Any] = dict(comp["parameters"])
-    pars["sld_solvent"] = float(sld_solvent)
+    try:
+        shape = shape_from_dict(comp)
+        model = shape.sasmodels_model()
+    except ValueError as exc:
+        raise ValueError(f"compare_scene: {exc}") from None
+    pars: dict[str, Any] = shape.sasmodels_params(sld_solvent)
     for name, disp in (comp.get("polydispersity") or {}).items():
         if isinstance(disp, dict):
             width, dist, nsig = (
@@ -271,7 +264,8 @@ def _realized_func(scene: Any, comps: list[dict[str, Any]], solvent: float, k2: 
         parts = s.particles
         vbox = float(s.grid.volume)
         for ci, comp in enumerate(comps):
-            model = _SHAPE_MODEL[comp["shape"]]
+            cls = shape_class(comp["shape"])
+            model = cls.sasmodels_model()
             params = parts.parameters[ci]
             vol = np.asarray(parts.volume)[np.asarray(parts.component) == ci]
             names = sorted(params)
@@ -280,8 +274,8 @@ def _realized_func(scene: Any, comps: list[dict[str, Any]], solvent: float, k2: 
             uniq, inv = np.unique(table, axis=0, return_inverse=True)
             wsum = np.bincount(inv.ravel(), vol, uniq.shape[0])
             for row, w in zip(uniq, wsum, strict=True):
-                p = dict(zip(names, row.tolist(), strict=True))
-                p["sld_solvent"] = solvent
+                shape = cls.from_parameters(dict(zip(names, row.tolist(), strict=True)))
+                p: dict[str, Any] = shape.sasmodels_params(solvent)
                 p["scale"] = float(w) / vbox * k2 / len(scenes)
                 terms.append((model, p))
 

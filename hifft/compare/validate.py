@@ -119,18 +119,18 @@ def default_cases() -> dict[str, Case]:
             description="one cylinder: its shell average is the orientation average, no speckle",
         ),
     ]
-    for phi in (0.05, 0.1, 0.2, 0.3):
-        c.append(
-            Case(
-                f"hardsphere_{phi:.2f}",
-                "sphere",
-                {"radius": 20.0, "sld": 1.0},
-                volume_fraction=phi,
-                placement="hard",
-                kind="structure",
-                description=f"hard spheres R = 20 Å (RSA) at φ = {phi} vs sphere@hardsphere (PY)",
-            )
+    c.extend(
+        Case(
+            f"hardsphere_{phi:.2f}",
+            "sphere",
+            {"radius": 20.0, "sld": 1.0},
+            volume_fraction=phi,
+            placement="hard",
+            kind="structure",
+            description=f"hard spheres R = 20 Å (RSA) at φ = {phi} vs sphere@hardsphere (PY)",
         )
+        for phi in (0.05, 0.1, 0.2, 0.3)
+    )
     return {x.key: x for x in c}
 
 
@@ -201,7 +201,7 @@ class CaseResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "case": {k: v for k, v in self.case.__dict__.items()},
+            "case": dict(self.case.__dict__),
             "n": self.n,
             "spacing": self.spacing,
             "model": self.model,
@@ -229,10 +229,11 @@ class CaseResult:
 # --------------------------------------------------------------------------- running
 def build_scene(case: Case, n: int, spacing: float, seed: int):
     """A hifft Scene for ``case`` on an n³ grid of spacing d."""
-    import hifft
-    from hifft.volume.shapes import shape_class
+    from ..grid import Grid
+    from ..volume import Scene
+    from ..volume.shapes import shape_class
 
-    scene = hifft.Scene(hifft.Grid(n, spacing), sld_solvent=case.sld_solvent, seed=seed)
+    scene = Scene(Grid(n, spacing), sld_solvent=case.sld_solvent, seed=seed)
     shape = shape_class(case.shape)(**case.params)
     kw: dict[str, Any] = dict(orientation=case.orientation, placement=case.placement)
     if case.count is not None:
@@ -278,8 +279,9 @@ def run_case(
     drawn (the nominal-distribution χ² is reported beside it); "nominal"
     uses sasmodels' polydispersity integral only.
     """
-    import hifft
-
+    from ..grid import Grid
+    from ..reduce import saxs
+    from ..volume import build_volume
     from .scene import scene_to_sasmodels
 
     t_all = time.perf_counter()
@@ -297,13 +299,13 @@ def run_case(
             scene = build_scene(case, n, spacing, case_seed(case.key, seed, r))
             scene.plan()
             if tmp is not None:
-                vol = hifft.build_volume(
+                vol = build_volume(
                     scene, tmp / f"rho_{r}.zarr", client=client, progress=progress
                 )
             else:
                 vol = scene.to_volume()
             t1 = time.perf_counter()
-            ds = hifft.saxs(vol, bins=edges, client=client, backend=backend, progress=progress)
+            ds = saxs(vol, bins=edges, client=client, backend=backend, progress=progress)
             t2 = time.perf_counter()
             timings["build"] += t1 - t0
             timings["fft_reduce"] += t2 - t1
@@ -318,7 +320,7 @@ def run_case(
     ds = combine_realizations(dss)
     t3 = time.perf_counter()
     model, pars, info = scene_to_sasmodels(scenes, ds, sizes=size_model)
-    g = hifft.Grid(n, spacing)
+    g = Grid(n, spacing)
     cmp, full, an = analyse(
         ds,
         model,

@@ -1,9 +1,9 @@
-"""NXcanSAS (HDF5) export of a 1D profile, readable by SasView (sasdata).
+"""NXcanSAS (HDF5) 1D profiles: :func:`to_nxcansas` (readable by SasView) and :func:`read_nxcansas`.
 
-Written with h5py directly rather than through sasdata's ``NXcanSASWriter``:
-sasdata is SasView's optional stack, its writer needs its ``Data1D``
-objects, and it has no place for hifft's provenance; sasdata is used to
-*read* the files back in the tests.
+Written and read with h5py directly rather than through sasdata's
+``NXcanSASWriter``/reader: sasdata is SasView's optional stack, it works on
+its ``Data1D`` objects, and it has no place for hifft's provenance; sasdata
+reads the files back in the tests.
 """
 
 from __future__ import annotations
@@ -11,14 +11,20 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 import xarray as xr
 
+from .. import units
 from .._version import __version__
-from ._units import CANSAS_I, CANSAS_Q, profile_columns
+from ..atomic import atomic_path
+from .profile import column_factor, curve_dataset, profile_columns
+
+CANSAS_Q = units.CANSAS["q"]
+CANSAS_I = units.CANSAS["intensity"]
 
 
 def _s(text: Any) -> np.ndarray:
@@ -32,14 +38,15 @@ def to_nxcansas(ds: xr.Dataset, path: str | os.PathLike, title: str | None = Non
 
     Q in 1/A with Qdev = ``q_std`` as its resolution; I in 1/cm with Idev =
     ``sigma`` as its uncertainty. Empty bins (non-finite Q/I) are dropped.
-    ``ds.attrs`` are kept in a SASprocess group. Returns the path.
+    ``ds.attrs`` are kept in a SASprocess group. The file is replaced
+    atomically. Returns the path.
     """
     cols = profile_columns(ds)
     if cols["Q"].size == 0:
         raise ValueError("to_nxcansas: the profile has no finite points")
     path = os.fspath(path)
     title = title or str(ds.attrs.get("title", "hifft I(q)"))
-    with h5py.File(path, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["default"] = "sasentry01"
         f.attrs["NX_class"] = "NXroot"
         f.attrs["creator"] = f"hifft {__version__}"
@@ -96,3 +103,45 @@ def to_nxcansas(ds: xr.Dataset, path: str | os.PathLike, title: str | None = Non
         n["SASnote"] = _s("q: mean |q| per bin; Qdev: rms spread of |q| in the bin; "
                           "Idev: max(SEM, e_min*I)")
     return path
+
+
+def read_nxcansas(path: str | os.PathLike[str]) -> xr.Dataset:
+    """A 1D curve from an NXcanSAS file (HDF5), in 1/Å and 1/cm.
+
+    Reads the first group marked ``canSAS_class="SASdata"`` (or
+    ``NX_class="NXdata"``) that holds ``I`` and ``Q``; the uncertainty is the
+    dataset named by ``I``'s ``uncertainties`` attribute (default ``Idev``);
+    an optional ``mask`` (true = masked out, as in NXcanSAS) is honoured.
+    Returns a Dataset with coord ``q`` and variables ``I``, ``sigma``,
+    ``mask`` (true = used); ``attrs`` hold ``title``, ``format``, ``source``.
+    """
+    p = Path(path)
+    found: list[Any] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if found or not isinstance(obj, h5py.Group):
+            return
+        cls = obj.attrs.get("canSAS_class", obj.attrs.get("NX_class", b""))
+        cls = cls.decode() if isinstance(cls, bytes) else str(cls)
+        if cls in ("SASdata", "NXdata") and "I" in obj and "Q" in obj:
+            found.append(obj)
+
+    with h5py.File(p, "r") as f:
+        f.visititems(visit)
+        if not found:
+            raise ValueError(f"{p}: no NXcanSAS SASdata group with I and Q")
+        g = found[0]
+        q = g["Q"][()] * column_factor(g["Q"].attrs.get("units"), "q", str(p))
+        fi = column_factor(g["I"].attrs.get("units"), "intensity", str(p))
+        i = g["I"][()] * fi
+        unc = g["I"].attrs.get("uncertainties", "Idev")
+        unc = unc.decode() if isinstance(unc, bytes) else str(unc)
+        s = g[unc][()] * fi if unc in g else None
+        mask = ~g["mask"][()].astype(bool) if "mask" in g else None
+        title = ""
+        parent = g.parent
+        if "title" in parent:
+            t = parent["title"][()]
+            t = np.ravel(t)[0] if np.ndim(t) else t
+            title = t.decode() if isinstance(t, bytes) else str(t)
+    return curve_dataset(q, i, s, mask, str(p), {"title": title, "format": "NXcanSAS"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,16 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+
+from ..atomic import atomic_path
+
+
+def _save(fig: Figure, path: str | os.PathLike, dpi: int) -> str:
+    """Save ``fig`` atomically, in the format named by the path's suffix (PNG without one)."""
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+    return os.fspath(path)
 
 
 def _unit(da: xr.DataArray, default: str = "") -> str:
@@ -56,8 +67,7 @@ def plot_iq(ds: xr.Dataset, path: str | os.PathLike, model: xr.DataArray | None 
     ax.set_ylabel(f"I ({_unit(ds['I'], '1/cm')})")
     if title:
         ax.set_title(title)
-    fig.savefig(os.fspath(path), dpi=dpi, bbox_inches="tight")
-    return os.fspath(path)
+    return _save(fig, path, dpi)
 
 
 def plot_image(img: xr.DataArray, path: str | os.PathLike, title: str | None = None,
@@ -99,5 +109,4 @@ def plot_image(img: xr.DataArray, path: str | os.PathLike, title: str | None = N
     fig.colorbar(m, ax=ax, label=f"I ({img.attrs.get('units', '1/cm')})")
     if title:
         ax.set_title(title)
-    fig.savefig(os.fspath(path), dpi=dpi, bbox_inches="tight")
-    return os.fspath(path)
+    return _save(fig, path, dpi)

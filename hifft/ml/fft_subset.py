@@ -31,32 +31,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..store import Manifest
+from .._version import __version__
+from ..grid import Grid
+from ..reduce import saxs
+from ..runner import Outcome, Runner, client_context, resumable
+from ..volume import Scene
+from ..volume import shapes as volume_shapes
 from . import shapes as S
 from .config import DatasetConfig, FFTSubsetConfig
-from .dataset import GROUP, _template, to_xarray
+from .dataset import GROUP, TEMPLATE, to_xarray, write_template
 from .inference import regrid
 from .noise import add_noise
 
 FORMAT = "hifft.ml.curves/1"
-
-
-def pipeline_available() -> tuple[bool, str]:
-    """Whether ``hifft.Scene``, ``hifft.shapes`` and ``hifft.saxs`` can be imported here."""
-    try:
-        import hifft
-
-        hifft.Scene  # noqa: B018
-        hifft.shapes  # noqa: B018
-        hifft.saxs  # noqa: B018
-    except (ImportError, AttributeError) as exc:
-        return False, f"hifft's volume/reduce pipeline is not importable: {exc}"
-    return True, ""
 
 
 def _derived_config(fcfg: FFTSubsetConfig, dcfg: DatasetConfig) -> DatasetConfig:
@@ -73,41 +66,20 @@ def _derived_config(fcfg: FFTSubsetConfig, dcfg: DatasetConfig) -> DatasetConfig
 
 
 def scene_for(model: str, label: dict[str, float], fcfg: FFTSubsetConfig, seed: int) -> Any:
-    """The hifft Scene of one labelled sample."""
-    import hifft
+    """The hifft Scene of one labelled sample.
 
-    spec = fcfg.shapes.spec(model)
-    grid = hifft.Grid(shape=fcfg.grid_shape, spacing=fcfg.spacing)
-    sh = hifft.shapes
-    if model in ("sphere", "sphere@hardsphere"):
-        shape = sh.Sphere(radius=label["radius"], sld=spec.sld)
-        pd = {"radius": label["radius_pd"]}
-        solvent = spec.sld_solvent
-    elif model == "cylinder":
-        shape = sh.Cylinder(radius=label["radius"], length=label["length"], sld=spec.sld)
-        pd = {"radius": label["radius_pd"], "length": label["length_pd"]}
-        solvent = spec.sld_solvent
-    elif model == "core_shell_sphere":
-        shape = sh.CoreShellSphere(
-            radius=label["radius"],
-            thickness=label["thickness"],
-            sld_core=spec.sld_core,
-            sld_shell=spec.sld_shell,
-        )
-        pd = {"radius": label["radius_pd"]}
-        solvent = spec.sld_solvent
-    elif model == "ellipsoid":
-        shape = sh.Ellipsoid(
-            radius_polar=label["radius_polar"],
-            radius_equatorial=label["radius_equatorial"],
-            sld=spec.sld,
-        )
-        pd = {"radius_polar": label["radius_pd"], "radius_equatorial": label["radius_pd"]}
-        solvent = spec.sld_solvent
-    else:
+    The sample's sasmodels parameters (:func:`hifft.ml.shapes.sasmodels_pars`)
+    mapped back onto a hifft shape by the one mapping,
+    :func:`hifft.volume.shapes.shape_from_model`; each ``*_pd > 0`` becomes
+    that size's polydispersity.
+    """
+    if model not in S.PARAMS:
         raise ValueError(f"unknown class {model!r}")
-    pd = {k: float(v) for k, v in pd.items() if v > 0}
-    scene = hifft.Scene(grid, sld_solvent=solvent, seed=seed)
+    pars = S.sasmodels_pars(model, label, fcfg.shapes, scale=1.0, background=0.0)
+    shape = volume_shapes.shape_from_model(model, pars)
+    pd = {k[: -len("_pd")]: float(v) for k, v in pars.items() if k.endswith("_pd") and v > 0}
+    grid = Grid(shape=fcfg.grid_shape, spacing=fcfg.spacing)
+    scene = Scene(grid, sld_solvent=pars["sld_solvent"], seed=seed)
     if model == "sphere@hardsphere":
         scene.add(
             shape,
@@ -126,15 +98,9 @@ def scene_for(model: str, label: dict[str, float], fcfg: FFTSubsetConfig, seed: 
     return scene
 
 
-def fft_curve(scene: Any, fcfg: FFTSubsetConfig, client: Any = None, work: Path | None = None) -> Any:
-    """``hifft.saxs`` of the scene's volume (lazy volume if the scene offers one)."""
-    import hifft
-
-    if hasattr(scene, "to_volume"):
-        vol = scene.to_volume()
-    else:  # pragma: no cover - older Scene API
-        vol = hifft.build_volume(scene, str(work / "rho.zarr"))
-    return hifft.saxs(vol, bins=fcfg.bins, client=client, progress=False)
+def fft_curve(scene: Any, fcfg: FFTSubsetConfig, client: Any = None) -> Any:
+    """``saxs`` of the scene's lazy volume (rasterized slab by slab, nothing on disk)."""
+    return saxs(scene.to_volume(), bins=fcfg.bins, client=client, progress=False)
 
 
 def on_grid(fft: Any, q: np.ndarray, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,109 +168,116 @@ def _labels(fcfg: FFTSubsetConfig, dcfg: DatasetConfig) -> list[tuple[str, dict[
     return out
 
 
+@dataclass(frozen=True)
+class SceneTask:
+    """One sample of the FFT subset: row ``index`` of the store, its class and requested parameters."""
+
+    index: int
+    model: str
+    label: tuple[tuple[str, float], ...]
+
+    @property
+    def name(self) -> str:
+        return f"scene-{self.index:05d}"
+
+    @property
+    def params(self) -> dict[str, float]:
+        return dict(self.label)
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """What every scene task shares: the two configs, the store, the client the FFTs run on, a log."""
+
+    fcfg: FFTSubsetConfig
+    dcfg: DatasetConfig
+    store: str
+    n_tasks: int
+    client: Any = None
+    log: Callable[[str], None] = print
+
+
+def write_scene(task: SceneTask, job: SceneJob) -> Outcome:
+    """Runner task: ``realizations`` scenes → FFT curves → one noisy sample written to its row."""
+    fcfg, dcfg = job.fcfg, job.dcfg
+    model, label, k = task.model, task.params, task.index
+    q = dcfg.q.values()
+    t0 = time.perf_counter()
+    curves, phis = [], []
+    for r in range(fcfg.realizations):
+        seed = int(np.random.default_rng([fcfg.seed, 1, k, r]).integers(2**62))
+        scene = scene_for(model, label, fcfg, seed)
+        fft = fft_curve(scene, fcfg, client=job.client)
+        phi = float(scene.particles.summary[0]["volume_fraction"])  # achieved, not requested
+        # every realization normalized to φ = 1 before averaging
+        curves.append(on_grid(fft, q, 1.0 / phi))
+        phis.append(phi)
+        q_valid = [float(fft["q"].min()), float(fft["q"].max())]
+    arr = curve_arrays(model, label, average_realizations(curves), 1.0, dcfg, np.random.default_rng([fcfg.seed, 2, k]))
+    row = {p: np.array([arr["label"][p]]) for p in S.ALL_PARAMS}
+    row.update(
+        shape=np.array([S.class_index(model)], dtype=np.int8),
+        split=np.array([2], dtype=np.int8),
+        scale=np.array([arr["scale"]]),
+        background=np.array([arr["background"]]),
+        exposure=np.array([arr["exposure"]]),
+        I=arr["I"][None].astype(np.float32),
+        sigma=arr["sigma"][None].astype(np.float32),
+        I_true=arr["I_true"][None].astype(np.float32),
+        mask=arr["mask"][None],
+        sample=np.array([k], dtype=np.int64),
+    )
+    ds = to_xarray(row, q).drop_vars("q")
+    ds.to_zarr(job.store, group=GROUP, region={"sample": slice(k, k + 1)}, consolidated=False)
+    dt = time.perf_counter() - t0
+    job.log(f"scene {k + 1}/{job.n_tasks} {model} {label} φ={np.mean(phis):.3g}: {dt:.1f} s")
+    return Outcome(info={"class": model, "label": label, "phi": phis, "seconds": dt, "q_valid": q_valid})
+
+
 def make_fft_subset(
     fcfg: FFTSubsetConfig,
     dcfg: DatasetConfig,
     out: str | os.PathLike[str],
     client: Any = None,
     overwrite: bool = False,
-    work: str | os.PathLike[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | None = None,
     log: Callable[[str], None] = print,
     max_tasks: int | None = None,
 ) -> Path:
-    """Make (or resume) the FFT-pipeline validation store at ``out``."""
-    ok, why = pipeline_available()
-    if not ok:
-        raise RuntimeError(why)
-    from ..cluster import get_client
+    """Make (or resume) the FFT-pipeline validation store at ``out``.
 
+    The scenes run one after another in this process; each one's FFT runs on
+    ``client`` (None: in this process; ``"local"``: a LocalCluster; an address
+    or a ``distributed.Client``). ``progress`` shows the bar (None: when
+    stderr is a terminal); ``log`` gets one line per scene. ``max_tasks``
+    stops after that many new scenes (to test resuming).
+    """
     path = Path(out)
-    work = Path(work) if work else path.with_name(path.name + ".work")
     cfg = _derived_config(fcfg, dcfg)
-    man = Manifest(path)
-    import hifft
-
     spec = {
         "format": FORMAT,
         "source": "hifft-fft",
         "fft_subset": fcfg.model_dump(mode="json", by_alias=True),
         "dataset": cfg.model_dump(mode="json", by_alias=True),
-        "hifft": hifft.__version__,
+        "hifft": __version__,
     }
-    resuming = man.begin(spec, overwrite=overwrite)
-    labels = _labels(fcfg, dcfg)
-    tasks = [f"scene-{k:05d}" for k in range(len(labels))]
-    if resuming and man.complete:
-        return path
-    with man.lock():
-        if not man.is_done("template"):
-            _template(cfg, path, "hifft-fft", {"fft_subset": fcfg.model_dump_json(by_alias=True)})
-            man.mark_done("template")
-        pending = [k for k, t in enumerate(tasks) if not man.is_done(t)]
+    tasks = [SceneTask(k, c, tuple(lab.items())) for k, (c, lab) in enumerate(_labels(fcfg, dcfg))]
+    names = [t.name for t in tasks]
+    with resumable(path, spec, overwrite=overwrite) as (man, resumed):
+        if resumed and man.complete:
+            return path
+        if not man.is_done(TEMPLATE):
+            write_template(cfg, path, "hifft-fft", {"fft_subset": fcfg.model_dump_json(by_alias=True)})
+            man.mark_done(TEMPLATE)
         if max_tasks is not None:
-            pending = pending[:max_tasks]
-        done = len(tasks) - len([t for t in tasks if not man.is_done(t)])
-        if progress:
-            progress(done, len(tasks))
-        q = cfg.q.values()
-        with get_client(client) as c:
-            for k in pending:
-                model, label = labels[k]
-                t0 = time.perf_counter()
-                curves, phis = [], []
-                for r in range(fcfg.realizations):
-                    seed = int(np.random.default_rng([fcfg.seed, 1, k, r]).integers(2**62))
-                    scene = scene_for(model, label, fcfg, seed)
-                    fft = fft_curve(scene, fcfg, client=c, work=work)
-                    phi = float(label["volfraction"]) if model == "sphere@hardsphere" else fcfg.volume_fraction
-                    try:  # the achieved volume fraction, where the scene reports it
-                        phi = float(scene.to_dict()["components"][0]["achieved"]["volume_fraction"])
-                    except (KeyError, TypeError, IndexError):
-                        pass
-                    # every realization normalized to φ = 1 before averaging
-                    curves.append(on_grid(fft, q, 1.0 / phi))
-                    phis.append(phi)
-                    q_valid = [float(fft["q"].min()), float(fft["q"].max())]
-                phi = float(np.mean(phis))
-                arr = curve_arrays(
-                    model,
-                    label,
-                    average_realizations(curves),
-                    1.0,
-                    dcfg,
-                    np.random.default_rng([fcfg.seed, 2, k]),
-                )
-                row = {p: np.array([arr["label"][p]]) for p in S.ALL_PARAMS}
-                row.update(
-                    shape=np.array([S.class_index(model)], dtype=np.int8),
-                    split=np.array([2], dtype=np.int8),
-                    scale=np.array([arr["scale"]]),
-                    background=np.array([arr["background"]]),
-                    exposure=np.array([arr["exposure"]]),
-                    I=arr["I"][None].astype(np.float32),
-                    sigma=arr["sigma"][None].astype(np.float32),
-                    I_true=arr["I_true"][None].astype(np.float32),
-                    mask=arr["mask"][None],
-                    sample=np.array([k], dtype=np.int64),
-                )
-                ds = to_xarray(row, q).drop_vars("q")
-                ds.to_zarr(path, group=GROUP, region={"sample": slice(k, k + 1)}, consolidated=False)
-                dt = time.perf_counter() - t0
-                man.mark_done(
-                    tasks[k],
-                    {
-                        "class": model,
-                        "label": label,
-                        "phi": phis,
-                        "seconds": dt,
-                        "q_valid": q_valid,
-                    },
-                )
-                done += 1
-                log(f"scene {k + 1}/{len(tasks)} {model} {label} φ={phi:.3g}: {dt:.1f} s")
-                if progress:
-                    progress(done, len(tasks))
-        if not man.pending([*tasks, "template"]):
-            man.mark_complete([*tasks, "template"], {"n_samples": len(tasks), "source": "hifft-fft"})
+            done = man.done()
+            tasks = [t for t in tasks if t.name in done] + [t for t in tasks if t.name not in done][:max_tasks]
+        with client_context(client) as c:
+            job = SceneJob(fcfg, dcfg, str(path), len(names), c, log)
+            # scenes in this process: each task's FFT already spreads over the client
+            Runner(None, progress=progress).map(
+                write_scene, tasks, desc="FFT scenes", manifest=man, shared=job, unit="scenes"
+            )
+        if not man.pending([*names, TEMPLATE]):
+            man.mark_complete([*names, TEMPLATE], {"n_samples": len(names), "source": "hifft-fft"})
     return path

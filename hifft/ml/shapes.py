@@ -2,23 +2,22 @@
 
 Each class has labelled parameters (what a model must predict), drawn from
 the priors in :class:`hifft.ml.config.ShapesConfig`, and a way to turn a
-label row into sasmodels parameters. Curves come from sasmodels' compiled
-kernels (``platform="dll"``, single or double precision), one kernel per (model, q
-grid) and process, cached.
-
-``sasmodels.direct_model.call_kernel`` silently ignores parameter names it
-does not know, so :func:`sasmodels_pars` checks every name against the
-model's own parameter table.
+label row into sasmodels parameters. Curves come from hifft's one sasmodels
+adapter, :func:`hifft.compare.sasmodels_.evaluate` (compiled C kernels,
+single or double precision, cached per model and q grid, every parameter
+name checked). The polydispersity integrals use each class's own
+``pd_n``/``pd_nsigma`` (35 or 11 points by default, cheaper than the
+comparison's 81: a dataset holds many curves), passed explicitly as
+``*_pd_n``.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..compare import sasmodels_ as sm
 from .config import CLASSES, ShapesConfig
 
 #: Label columns of each class, in order. Shared names mean the same
@@ -173,43 +172,8 @@ def sasmodels_pars(
     return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in p.items()}
 
 
-_cache: dict[tuple[str, str, bytes], Any] = {}
-_models: dict[tuple[str, str], Any] = {}
-_lock = threading.Lock()
-PRECISIONS = ("single", "double")
-
-
-def _model(name: str, precision: str = "double") -> Any:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    with _lock:
-        key = (name, precision)
-        if key not in _models:
-            from sasmodels.core import build_model, load_model_info
-
-            _models[key] = build_model(load_model_info(name), dtype=precision, platform="dll")
-        return _models[key]
-
-
-@dataclass
-class _Kernel:
-    kernel: Any
-    allowed: frozenset[str]
-
-
-def _kernel(name: str, q: np.ndarray, precision: str = "double") -> _Kernel:
-    key = (name, precision, np.ascontiguousarray(q, dtype=np.float64).tobytes())
-    k = _cache.get(key)
-    if k is None:
-        model = _model(name, precision)
-        info = model.info
-        allowed = {p.name for p in info.parameters.call_parameters}
-        for p in info.parameters.kernel_parameters:
-            if p.polydisperse:
-                allowed |= {f"{p.name}_pd{s}" for s in ("", "_n", "_nsigma", "_type")}
-        k = _Kernel(model.make_kernel([np.asarray(q, dtype=np.float64)]), frozenset(allowed))
-        _cache[key] = k
-    return k
+#: Kernel precisions (sasmodels' float32 or float64 C kernels).
+PRECISIONS = sm.PRECISIONS
 
 
 def compile_models(names: tuple[str, ...] | list[str] = CLASSES, precision: str = "double") -> None:
@@ -218,7 +182,7 @@ def compile_models(names: tuple[str, ...] | list[str] = CLASSES, precision: str 
     Call it before starting workers so that they do not race to compile.
     """
     for n in names:
-        _model(n, precision)
+        sm.load(n, precision)
 
 
 def sasmodels_iq(model: str, q: np.ndarray, pars: dict[str, Any], precision: str = "double") -> np.ndarray:
@@ -227,13 +191,7 @@ def sasmodels_iq(model: str, q: np.ndarray, pars: dict[str, Any], precision: str
     ``precision="single"`` runs sasmodels' float32 kernel (1.5-2× faster for
     the orientation-averaged shapes; relative difference ~1e-6).
     """
-    from sasmodels.direct_model import call_kernel
-
-    k = _kernel(model, q, precision)
-    unknown = set(pars) - k.allowed
-    if unknown:
-        raise ValueError(f"{model}: sasmodels has no parameter(s) {sorted(unknown)}")
-    return np.asarray(call_kernel(k.kernel, pars), dtype=np.float64)
+    return sm.evaluate(model, q, pars, precision=precision)
 
 
 def forward(

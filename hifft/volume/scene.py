@@ -633,12 +633,14 @@ def _place_hard(
 def _sasmodels_mapping(
     comp: Component, achieved: Mapping[str, Any], sld_solvent: float
 ) -> dict[str, Any] | None:
-    """sasmodels model name and parameters describing this component (dilute limit)."""
-    model = comp.shape.model
-    if not model:
+    """sasmodels model name and parameters describing this component (dilute limit);
+    None for a shape sasmodels has no model of (the hemisphere)."""
+    try:
+        model = comp.shape.sasmodels_model()
+    except ValueError:
         return None
-    pars: dict[str, Any] = dict(comp.shape.parameters())
-    pars.update(sld_solvent=sld_solvent, scale=achieved["volume_fraction"], background=0.0)
+    pars: dict[str, Any] = comp.shape.sasmodels_params(sld_solvent)
+    pars.update(scale=achieved["volume_fraction"], background=0.0)
     for name, disp in sorted(comp.polydispersity.items()):
         pars[f"{name}_pd"] = disp.width
         pars[f"{name}_pd_type"] = disp.distribution

@@ -24,6 +24,14 @@ Parallelepiped      box length_a × length_b × length_c, centred
 Hemisphere          ball ``radius`` cut at its equator: flat face through
                     the position, dome towards +c (a supported island)
 ==================  ======================================================
+
+The mapping to sasmodels lives here, once: :meth:`Shape.sasmodels_model`
+and :meth:`Shape.sasmodels_params` give a shape's model and parameters,
+:func:`shape_from_model` goes back. Each shape's sasmodels model is its
+``model`` class attribute; the parameter names are sasmodels' own. The
+hemisphere has none: sasmodels has no hemisphere form factor (nor any
+non-centro-symmetric solid of revolution to stand in for it), so asking for
+one is an error naming the shape.
 """
 
 from __future__ import annotations
@@ -64,6 +72,8 @@ class Shape:
 
     #: sasmodels model name ("" where sasmodels has no such model).
     model: ClassVar[str] = ""
+    #: Why there is no sasmodels model (where ``model`` is "").
+    no_model_reason: ClassVar[str] = ""
     #: Name used in scene dicts and YAML.
     name: ClassVar[str] = ""
     kind: ClassVar[int] = ELLIPSOID
@@ -86,6 +96,23 @@ class Shape:
     def parameters(self) -> dict[str, float]:
         """Parameters by sasmodels name (Å, 1e-6/Å²)."""
         return {k: float(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def sasmodels_model(cls) -> str:
+        """The sasmodels model of this shape; ValueError naming the shape where there is none."""
+        if not cls.model:
+            why = f": {cls.no_model_reason}" if cls.no_model_reason else ""
+            raise ValueError(f"shape {cls.name!r} has no sasmodels model{why}")
+        return cls.model
+
+    def sasmodels_params(self, sld_solvent: float = 0.0) -> dict[str, float]:
+        """sasmodels parameters of this shape (Å, 1e-6/Å²), ``sld_solvent`` included.
+
+        Only the particle: scale, background, polydispersity and orientation
+        belong to the ensemble. ValueError where sasmodels has no model.
+        """
+        self.sasmodels_model()
+        return {**self.parameters(), "sld_solvent": float(sld_solvent)}
 
     @property
     def primary_size(self) -> str:
@@ -407,6 +434,10 @@ class Hemisphere(Shape):
     sld: float
 
     model: ClassVar[str] = ""
+    no_model_reason: ClassVar[str] = (
+        "sasmodels has no hemisphere form factor; compare it with hifft.compare.compare_model "
+        "and an I(q) of your own"
+    )
     name: ClassVar[str] = "hemisphere"
     kind: ClassVar[int] = HEMISPHERE
     size_parameters: ClassVar[tuple[str, ...]] = ("radius",)
@@ -443,6 +474,10 @@ SHAPES: dict[str, type[Shape]] = {
 }
 
 
+#: Shape classes by sasmodels model name (shapes without a model left out).
+MODEL_SHAPES: dict[str, type[Shape]] = {cls.model: cls for cls in SHAPES.values() if cls.model}
+
+
 def shape_class(name: str) -> type[Shape]:
     """The shape class called ``name`` (e.g. "core_shell_sphere")."""
     try:
@@ -456,6 +491,30 @@ def shape_from_dict(d: Mapping[str, Any]) -> Shape:
     return shape_class(d["shape"]).from_parameters(d["parameters"])
 
 
+def shape_from_model(model: str, params: Mapping[str, Any]) -> Shape:
+    """The shape that sasmodels ``model`` with parameters ``params`` describes.
+
+    ``model`` may carry a structure factor ("sphere@hardsphere": the shape of
+    its form factor). Only the shape's own parameters are read from
+    ``params`` (sasmodels names; Å and 1e-6/Å², or strings with units); the
+    rest of a sasmodels parameter set (scale, background, sld_solvent,
+    polydispersity, angles, structure-factor parameters) describes the
+    ensemble, not the shape, and is ignored. A missing parameter is an error
+    naming it; so is a model no shape matches (mixtures "A+B" included).
+    """
+    form = model.split("@", 1)[0].strip()
+    cls = MODEL_SHAPES.get(form)
+    if cls is None:
+        raise ValueError(
+            f"sasmodels model {model!r} has no hifft shape; models with one: {sorted(MODEL_SHAPES)}"
+        )
+    names = [f.name for f in fields(cls)]
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise ValueError(f"{model}: missing parameter(s) {missing} for hifft shape {cls.name!r}")
+    return cls(**{n: params[n] for n in names})
+
+
 __all__ = [
     "Shape",
     "Sphere",
@@ -467,6 +526,8 @@ __all__ = [
     "Parallelepiped",
     "Hemisphere",
     "SHAPES",
+    "MODEL_SHAPES",
     "shape_class",
     "shape_from_dict",
+    "shape_from_model",
 ]

@@ -54,7 +54,7 @@ def test_guinier_rejects_rising_curve():
 def test_porod_specific_surface():
     q = np.linspace(5 / R, 60 / R, 4000)
     p = porod(q, sphere_I(q), q_range=(10 / R, 50 / R), contrast=DRHO, volume_fraction=PHI)
-    assert p.K == pytest.approx(K, rel=2e-2)
+    assert p.K == pytest.approx(K, rel=2e-2)  # noqa: SIM300 (K is the module's constant)
     assert p.surface_per_volume == pytest.approx(3 / R, rel=2e-2)
 
 
@@ -64,7 +64,7 @@ def test_invariant_with_extrapolations():
     g = guinier(np.linspace(0.002, 0.05, 50), sphere_I(np.linspace(0.002, 0.05, 50)), order=2)
     p = porod(q, I, q_range=(10 / R, 30 / R))
     inv = invariant(q, I, guinier_fit=g, porod_K=p.K)
-    assert inv.Q == pytest.approx(Q, rel=5e-3)
+    assert inv.Q == pytest.approx(Q, rel=5e-3)  # noqa: SIM300 (Q is the module's constant)
     assert inv.contrast_sq_phi == pytest.approx(PHI * DRHO**2, rel=5e-3)
     assert inv.Q_low > 0 and inv.Q_high > 0 and inv.Q_measured > inv.Q_high
 
@@ -78,7 +78,7 @@ def test_model_exact_sphere_closed_form():
 
 
 @pytest.mark.parametrize(
-    "name,pars,i0,rg,sv",
+    ("name", "pars", "i0", "rg", "sv"),
     [
         (
             "cylinder",

@@ -34,7 +34,7 @@ def test_single_centred_sphere_matches_form_factor():
         assert I[i] == pytest.approx(1e-4 * 1.5**2 * V**2 * P.mean() / L**3, rel=1e-10)
 
 
-@pytest.mark.parametrize("placement,phi", [("random", 0.02), ("hard", 0.25)])
+@pytest.mark.parametrize(("placement", "phi"), [("random", 0.02), ("hard", 0.25)])
 def test_pipeline_reproduces_its_configuration_at_low_q(placement, phi):
     """Speckle included, FFT shells equal the exact shells of the rasterized spheres (<0.1 %)."""
     sc = hifft.Scene(hifft.Grid(64, 2.0), sld_solvent=0.5, seed=7)

@@ -12,8 +12,6 @@ from hifft.grid import Grid
 from hifft.io import plot_image, plot_iq, to_cansas_xml, to_netcdf, to_nxcansas, to_zarr
 from hifft.reduce import Detector, EwaldReducer, PlaneReducer, RadialReducer
 
-pytest.importorskip("sasdata")
-
 
 @pytest.fixture(scope="module")
 def profile():
@@ -25,6 +23,8 @@ def profile():
 
 
 def _load(path):
+    """The file as SasView's loader reads it (skips the calling test without sasdata)."""
+    pytest.importorskip("sasdata", reason="sasdata (SasView's loader) is the independent reader")
     from sasdata.dataloader.loader import Loader
 
     out = Loader().load(str(path))

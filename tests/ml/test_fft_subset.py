@@ -7,12 +7,9 @@ import pytest
 
 from hifft.ml import shapes as S
 from hifft.ml.config import FFTSubsetConfig, ShapesConfig
-from hifft.ml.fft_subset import average_realizations, pipeline_available
+from hifft.ml.fft_subset import SceneTask, average_realizations
 
 from .conftest import small_dataset_config
-
-ok, why = pipeline_available()
-needs_pipeline = pytest.mark.skipif(not ok, reason=why or "pipeline missing")
 
 
 def test_average_of_realizations():
@@ -24,7 +21,12 @@ def test_average_of_realizations():
     assert m.tolist() == [True, True, False] and np.isnan(i[2])
 
 
-@needs_pipeline
+def test_scene_task_names_its_manifest_marker_and_keeps_its_label():
+    t = SceneTask(7, "cylinder", (("radius", 20.0), ("length", 80.0)))
+    assert t.name == "scene-00007"
+    assert t.params == {"radius": 20.0, "length": 80.0}
+
+
 @pytest.mark.cluster
 @pytest.mark.slow  # ~25 s of numba compilation in fresh workers (hifft.volume's rasterizer)
 def test_fft_subset_store(tmp_path, client):

@@ -1,10 +1,15 @@
-"""Reading curves (NXcanSAS, canSAS XML, text) and putting them onto the model's q grid."""
+"""read_curve picks the reader by file type; regrid puts a curve onto the model's q grid.
+
+The readers themselves are tested beside their writers, in tests/io/test_readers.py.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
+from hifft.io import read_cansas_xml, read_netcdf, read_nxcansas, read_text, to_cansas_xml, to_netcdf, to_nxcansas
 from hifft.ml.inference import regrid
 from hifft.ml.readers import read_curve
 
@@ -13,93 +18,41 @@ I = 3.0 / (1 + (Q * 80) ** 2) ** 2 + 0.01
 SIG = 0.02 * I
 
 
-def _ds():
-    import xarray as xr
-
+def _ds() -> xr.Dataset:
     ds = xr.Dataset({"I": ("q", I), "sigma": ("q", SIG)}, coords={"q": Q})
     ds["q"].attrs["units"] = "1/angstrom"
     ds["I"].attrs["units"] = ds["sigma"].attrs["units"] = "1/cm"
     return ds
 
 
-def _hifft_io():
-    try:
-        from hifft.io import to_cansas_xml, to_nxcansas
-    except ImportError as exc:  # the exporters belong to another part of hifft
-        pytest.skip(f"hifft.io exporters not importable: {exc}")
-    return to_nxcansas, to_cansas_xml
+def _text(path):
+    path.write_text("\n".join(f"{a} {b} {c}" for a, b, c in zip(Q, I, SIG, strict=True)))
+    return path
 
 
-def test_nxcansas_from_hifft_exporter_round_trips(tmp_path):
-    to_nxcansas, _ = _hifft_io()
-    p = to_nxcansas(_ds(), tmp_path / "iq.h5", title="sphere test")
+@pytest.mark.parametrize(
+    ("name", "write", "reader"),
+    [
+        ("iq.h5", lambda p: to_nxcansas(_ds(), p), read_nxcansas),
+        ("iq.NXS", lambda p: to_nxcansas(_ds(), p), read_nxcansas),
+        ("iq.xml", lambda p: to_cansas_xml(_ds(), p), read_cansas_xml),
+        ("iq.nc", lambda p: to_netcdf(_ds(), p), read_netcdf),
+        ("iq.dat", _text, read_text),
+        ("iq.csv", _text, read_text),
+    ],
+)
+def test_read_curve_picks_the_reader_by_extension(tmp_path, name, write, reader):
+    p = tmp_path / name
+    write(p)
     ds = read_curve(p)
-    np.testing.assert_allclose(ds["q"], Q, rtol=1e-12)
-    np.testing.assert_allclose(ds["I"], I, rtol=1e-12)
-    np.testing.assert_allclose(ds["sigma"], SIG, rtol=1e-12)
-    assert ds.attrs["format"] == "NXcanSAS" and ds.attrs["title"] == "sphere test"
-
-
-def test_cansas_xml_from_hifft_exporter_round_trips(tmp_path):
-    _, to_cansas_xml = _hifft_io()
-    p = to_cansas_xml(_ds(), tmp_path / "iq.xml")
-    ds = read_curve(p)
-    np.testing.assert_allclose(ds["q"], Q, rtol=1e-12)
-    np.testing.assert_allclose(ds["I"], I, rtol=1e-12)
-    np.testing.assert_allclose(ds["sigma"], SIG, rtol=1e-12)
-
-
-def test_units_are_converted_nxcansas_in_nm_and_per_m(tmp_path):
-    """A hand-written NXcanSAS file with Q in 1/nm and I in 1/m, and a mask."""
-    import h5py
-
-    p = tmp_path / "nm.h5"
-    with h5py.File(p, "w") as f:
-        e = f.create_group("entry")
-        e.attrs.update(NX_class="NXentry", canSAS_class="SASentry")
-        d = e.create_group("data")
-        d.attrs.update(NX_class="NXdata", canSAS_class="SASdata", signal="I", I_axes="Q")
-        d.create_dataset("Q", data=Q * 10).attrs["units"] = "1/nm"
-        i = d.create_dataset("I", data=I * 100)
-        i.attrs.update(units="1/m", uncertainties="dI")
-        d.create_dataset("dI", data=SIG * 100).attrs["units"] = "1/m"
-        m = np.zeros(Q.size, dtype=bool)
-        m[:5] = True  # NXcanSAS: true = masked
-        d.create_dataset("mask", data=m)
-    ds = read_curve(p)
-    np.testing.assert_allclose(ds["q"], Q, rtol=1e-12)
-    np.testing.assert_allclose(ds["I"], I, rtol=1e-12)
-    np.testing.assert_allclose(ds["sigma"], SIG, rtol=1e-12)
-    assert ds["mask"].values[:5].sum() == 0 and ds["mask"].values[5:].all()
-
-
-def test_cansas_xml_v10_in_nm(tmp_path):
-    rows = "".join(
-        f"<Idata><Q unit='1/nm'>{float(q) * 10!r}</Q><I unit='1/cm'>{float(i)!r}</I>"
-        f"<Idev unit='1/cm'>{float(s)!r}</Idev></Idata>"
-        for q, i, s in zip(Q, I, SIG, strict=True)
-    )
-    text = (
-        "<?xml version='1.0'?><SASroot version='1.0' xmlns='cansas1d/1.0'>"
-        "<SASentry><Title>x</Title>"
-        f"<SASdata>{rows}</SASdata></SASentry></SASroot>"
-    )
-    p = tmp_path / "v10.xml"
-    p.write_text(text)
-    ds = read_curve(p)
-    np.testing.assert_allclose(ds["q"], Q, rtol=1e-12)
+    xr.testing.assert_identical(ds, reader(p))
     np.testing.assert_allclose(ds["I"], I, rtol=1e-12)
 
 
-def test_text_and_errors(tmp_path):
-    p = tmp_path / "c.dat"
-    p.write_text("# q I sigma\nq I dI\n" + "\n".join(f"{a} {b} {c}" for a, b, c in zip(Q, I, SIG, strict=True)))
-    np.testing.assert_allclose(read_curve(p)["I"], I)
-    (tmp_path / "two.dat").write_text("\n".join(f"{a} {b}" for a, b in zip(Q, I, strict=True)))
-    with pytest.raises(ValueError, match="three numbers"):
-        read_curve(tmp_path / "two.dat")
+def test_read_curve_errors(tmp_path):
+    p = _text(tmp_path / "c.foo")
     with pytest.raises(ValueError, match="unknown curve format"):
-        read_curve(p.rename(tmp_path / "c.foo"))
+        read_curve(p)
     with pytest.raises(FileNotFoundError):
         read_curve(tmp_path / "missing.h5")
 
