@@ -1,4 +1,4 @@
-# Two commands do all setup on a fresh machine: `make demo` and `make test`.
+# Two commands do all setup on a fresh machine: `make demo` and `make test` (`make lint` for CI).
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 TORCH   ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv clean bench info
+.PHONY: demo test lint venv clean bench info
 
 venv: $(STAMP)
 
@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[test,ml,fftw]" "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test,ml,fftw,dev]" "$(TORCH)"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,6 +24,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (rules in pyproject.toml) over the repository, mypy over hifft/; both run, then fail if either did.
+lint: $(STAMP)
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 info: $(STAMP)
 	$(BIN)/hifft info

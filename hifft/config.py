@@ -6,11 +6,19 @@
   an error naming the field and the file.
 - Environment variables ``HIFFT_<SECTION>__<KEY>=value`` override values
   (value parsed as YAML), e.g. ``HIFFT_FFT__BACKEND=numpy``.
+
+The overrides are our own ~20 lines rather than pydantic-settings: they
+merge into the YAML file's data *before* validation (file < environment),
+so an overridden key is validated and a misspelt one is rejected like a
+typo in the file (pydantic-settings ignores variables that match no
+field, and ranks init values above the environment); values use the same
+YAML syntax as the file; and callers (tests) pass ``environ`` explicitly.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,8 +26,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 ENV_PREFIX = "HIFFT_"
-#: Environment variables with this prefix that are not config overrides.
-_ENV_RESERVED = {"HIFFT_SCHEDULER", "HIFFT_THREADS", "HIFFT_TMPDIR"}
+#: Separates the section from the key (``HIFFT_FFT__BACKEND``); ``HIFFT_`` variables
+#: without it (``HIFFT_SCHEDULER``, ``HIFFT_DEBUG``, ...) are settings of their own.
+ENV_NESTED = "__"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,7 +47,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate mapping keys."""
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     out: dict[Any, Any] = {}
     for key_node, value_node in node.value:
@@ -77,20 +86,36 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Nested dict from ``HIFFT_A__B=value`` variables (keys lower-cased, values as YAML)."""
-    environ = os.environ if environ is None else environ
+def _is_override(name: str) -> bool:
+    rest = name[len(ENV_PREFIX) :]
+    return name.startswith(ENV_PREFIX) and ENV_NESTED in rest and any(rest.split(ENV_NESTED))
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Nested dict from ``HIFFT_A__B=value`` variables (keys lower-cased, values as YAML).
+
+    Only ``HIFFT_`` names holding ``__`` are overrides (``HIFFT_SCHEDULER`` is not).
+    Raises :class:`ConfigError` naming the variable for a value that is not
+    YAML, or for two variables that make a key both a value and a section.
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
     out: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name in _ENV_RESERVED:
+    for name, raw in sorted(env.items()):
+        if not _is_override(name):
             continue
-        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
-        if not path:
-            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_NESTED) if p]
+        try:
+            value = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"environment variable {name}: not valid YAML: {exc}") from None
         node = out
         for p in path[:-1]:
             node = node.setdefault(p, {})
-        node[path[-1]] = yaml.safe_load(raw) if raw else raw
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {name}: '{p}' is also given a value by another variable")
+        if isinstance(node.get(path[-1]), dict):
+            raise ConfigError(f"environment variable {name}: '{path[-1]}' is a section set by other variables")
+        node[path[-1]] = value
     return out
 
 
@@ -106,6 +131,7 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line naming ``source`` and the number of problems, then one line per field."""
     lines = [f"{source}: invalid configuration ({exc.error_count()} problem(s))"]
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -122,8 +148,16 @@ def validate(model: type[M], data: dict[str, Any], source: str = "<config>") -> 
 
 
 def load_config(
-    path: str | os.PathLike[str], model: type[M], environ: dict[str, str] | None = None
+    path: str | os.PathLike[str], model: type[M], environ: Mapping[str, str] | None = None
 ) -> M:
-    """Load YAML at ``path``, apply ``HIFFT_`` overrides, validate against ``model``."""
-    data = deep_merge(load_yaml(path), env_overrides(environ))
-    return validate(model, data, str(path))
+    """Load YAML at ``path``, apply ``HIFFT_`` overrides, validate against ``model``.
+
+    Errors name the file, and the override variables when any were applied.
+    """
+    env = os.environ if environ is None else environ
+    over = env_overrides(env)
+    source = str(path)
+    if over:
+        names = sorted(n for n in env if _is_override(n))
+        source += f" (with environment overrides {', '.join(names)})"
+    return validate(model, deep_merge(load_yaml(path), over), source)

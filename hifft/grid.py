@@ -40,7 +40,7 @@ def _shape3(shape: Any) -> Shape3:
         raise ValueError(f"shape: every axis must be a positive int, got {shape!r}")
     if math.prod(out) > MAX_VOXELS:
         raise ValueError(f"shape: {out} has {math.prod(out):.3g} voxels, above the limit {MAX_VOXELS:.3g}")
-    return out  # type: ignore[return-value]
+    return out[0], out[1], out[2]
 
 
 def _spacing3(spacing: Any) -> Spacing3:
@@ -51,7 +51,7 @@ def _spacing3(spacing: Any) -> Spacing3:
         raise ValueError(f"spacing: expected 1 or 3 values, got {spacing!r}")
     if not all(math.isfinite(v) and v > 0 for v in vals):
         raise ValueError(f"spacing: must be positive and finite (Å), got {spacing!r}")
-    return vals  # type: ignore[return-value]
+    return vals[0], vals[1], vals[2]
 
 
 @dataclass(frozen=True, init=False)
@@ -75,6 +75,7 @@ class Grid:
     # ---- real space -------------------------------------------------------
     @property
     def ndim(self) -> int:
+        """Always 3."""
         return 3
 
     @property
@@ -99,6 +100,7 @@ class Grid:
 
     @property
     def isotropic(self) -> bool:
+        """True when the three spacings agree (to 1e-12 relative)."""
         return max(self.spacing) - min(self.spacing) <= 1e-12 * max(self.spacing)
 
     def coords(self, axis: int | str) -> np.ndarray:
@@ -106,14 +108,14 @@ class Grid:
 
         Voxel i spans [i·d, (i+1)·d] − L/2, so its centre is (i + ½)·d − L/2.
         """
-        a = self._axis(axis)
+        a = self.axis_index(axis)
         n, d = self.shape[a], self.spacing[a]
         return (np.arange(n) + 0.5) * d - 0.5 * n * d
 
     # ---- reciprocal space -------------------------------------------------
     def q(self, axis: int | str) -> np.ndarray:
         """Full q axis 2π·fftfreq(n, d) in 1/Å, in FFT order (no shift)."""
-        a = self._axis(axis)
+        a = self.axis_index(axis)
         return 2 * np.pi * np.fft.fftfreq(self.shape[a], self.spacing[a])
 
     def q_half(self) -> np.ndarray:
@@ -146,6 +148,15 @@ class Grid:
         """Radius of the largest complete q shell: min over axes of π/d."""
         return min(self.q_nyquist)
 
+    def intensity_scale(self, contrast: float = 1.0) -> float:
+        """Factor turning |F|² into I in 1/cm, F the unnormalized DFT of the voxel values.
+
+        DESIGN.md absolute scale: A = d³·Δρ·F with Δρ = ``contrast``·(voxel
+        value) in 1e-6/Å², I = 1e-4·|A|²/V_box; so the factor is
+        1e-4·(d³·contrast)²/V_box (d³ in Å³, V_box in Å³).
+        """
+        return units.INTENSITY_PREFACTOR * (self.voxel_volume * contrast) ** 2 / self.volume
+
     @property
     def valid_q_range(self) -> tuple[float, float]:
         """(q_min, q_max) in 1/Å: shells inside it are complete and non-aliased by the box."""
@@ -169,7 +180,8 @@ class Grid:
         return f"Grid(shape={self.shape}, spacing={sp} Å)"
 
     @staticmethod
-    def _axis(axis: int | str) -> int:
+    def axis_index(axis: int | str) -> int:
+        """Axis number 0, 1, 2 of ``axis`` given as a number or as "z", "y", "x"."""
         if isinstance(axis, str):
             if axis not in AXES:
                 raise ValueError(f"axis must be one of {AXES} or 0..2, got {axis!r}")

@@ -63,10 +63,7 @@ class SpectrumBlock:
         A = d³·Δρ·F (F from a density in units of ``contrast``·1e-6/Å²),
         I = 1e-4·|A|²/V_box.
         """
-        from ..units import INTENSITY_PREFACTOR
-
-        g = self.grid
-        scale = INTENSITY_PREFACTOR * (g.voxel_volume * contrast) ** 2 / g.volume
+        scale = self.grid.intensity_scale(contrast)
         v = self.values
         return scale * (v.real.astype(np.float64) ** 2 + v.imag.astype(np.float64) ** 2)
 

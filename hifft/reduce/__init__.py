@@ -5,7 +5,11 @@ detector image, and azimuthal integration of 2D images.
 Public: :func:`saxs`, :func:`detector_image`, :func:`azimuthal`, plus the
 reducers (:class:`RadialReducer`, :class:`PlaneReducer`,
 :class:`ProjectionReducer`, :class:`EwaldReducer`), :class:`Detector`,
-:class:`Azimuthal`, :func:`spectrum_images`.
+:class:`Azimuthal`, :func:`spectrum_images`, and :func:`clean_attrs`
+(netCDF/Zarr-safe attrs, also used by the writers).
+
+Names (DESIGN.md): ``spacing`` is always the voxel size (Å), needed for bare
+arrays (a Volume carries its grid); ``bin_spacing`` is "log" or "linear".
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..fft.reducer import Reducer
-from ._common import engine_input, resolve_input
+from ..fft import Reducer, reduce_spectrum
+from ..grid import Grid
+from ._common import clean_attrs, engine_input, resolve_input
 from .azimuthal import Azimuthal, azimuthal, beamstop_mask, gap_mask
 from .ewald import Detector, EwaldReducer, detector_frame
 from .planes import PlaneReducer, ProjectionReducer, flat_detector_image, project_density
@@ -26,30 +31,28 @@ from .radial import RadialReducer
 __all__ = [
     "saxs", "detector_image", "azimuthal", "spectrum_images", "run_reducers",
     "RadialReducer", "PlaneReducer", "ProjectionReducer", "EwaldReducer", "Detector",
-    "Azimuthal", "beamstop_mask", "gap_mask", "detector_frame", "project_density",
+    "Azimuthal", "beamstop_mask", "gap_mask", "detector_frame", "project_density", "clean_attrs",
 ]
-
-_BIN_SPACINGS = ("log", "linear", "lin")
 
 
 def run_reducers(
-    vol: Any, reducers: Sequence[Reducer], *, voxel_size: Any = None, client: Any = None,
+    vol: Any, reducers: Sequence[Reducer], *, spacing: Any = None, client: Any = None,
     backend: str = "auto", memory_budget: Any = None, dtype: Any = None, progress: bool = True,
     q_max: float | None = None, **engine_kw: Any,
 ) -> dict[str, Any]:
     """Run ``reducers`` in one pass 2 of :func:`hifft.fft.reduce_spectrum`.
 
+    ``spacing`` is the voxel size of an array input (Å or with units).
     Stamps the engine's meta (backend, dtype) and the input's source onto
     every xarray result. ``q_max`` defaults to the largest |q| any reducer
     reads (None where one needs the whole spectrum), so the engine may crop.
     """
-    from ..fft import reduce_spectrum
-
-    grid, src = resolve_input(vol, voxel_size)
+    grid, src = resolve_input(vol, spacing)
     if q_max is None:
-        needs = [getattr(r, "q_max_needed", lambda g: None)(grid) for r in reducers]
-        if needs and all(n is not None for n in needs):
-            qm = max(needs)
+        needs: list[float | None] = [getattr(r, "q_max_needed", lambda g: None)(grid) for r in reducers]
+        known = [n for n in needs if n is not None]
+        if known and len(known) == len(needs):
+            qm = max(known)
             q_max = qm if qm < max(grid.q_nyquist) else None
     x, extra = engine_input(vol, grid)
     out = reduce_spectrum(x, list(reducers), client=client, backend=backend,
@@ -74,18 +77,18 @@ def saxs(
     bins: int | Any = 200,
     q_min: Any = None,
     q_max: Any = None,
-    spacing: str = "log",
+    bin_spacing: str = "log",
     sinc_correction: bool = True,
     e_min: float = 0.01,
     client: Any = None,
     backend: str = "auto",
     memory_budget: Any = None,
     *,
+    spacing: Any = None,
     dtype: Any = None,
     contrast: float = 1.0,
     n_sub: int = 16,
     drop_empty: bool = True,
-    voxel_size: Any = None,
     progress: bool = True,
     **engine_kw: Any,
 ) -> xr.Dataset:
@@ -94,11 +97,10 @@ def saxs(
     Parameters
     ----------
     vol : Volume, or real 3D numpy/dask array
-        Contrast Δρ in 1e-6/Å² per voxel. Arrays need ``voxel_size`` (Å).
-    bins, q_min, q_max, spacing
+        Contrast Δρ in 1e-6/Å² per voxel. Arrays need ``spacing`` (Å).
+    bins, q_min, q_max, bin_spacing
         Number of bins (or explicit edges, 1/Å) on ``"log"`` or ``"linear"``
-        spacing; range defaults to the grid's valid range 2π/L .. π/d.
-        (``spacing`` is the *bin* spacing; the voxel size is ``voxel_size``.)
+        bin spacing; range defaults to the grid's valid range 2π/L .. π/d.
     sinc_correction : bool
         Divide by Π sinc²(q_i d_i/2) (cubic voxels, not lattice points).
     e_min : float
@@ -107,7 +109,7 @@ def saxs(
         Passed to :func:`hifft.fft.reduce_spectrum`.
     drop_empty : bool
         Drop bins with no q point (log bins finer than 2π/L at low q).
-    voxel_size : float or str
+    spacing : float, str or 3 of them
         Voxel size of an array input (Å or with units); a Volume has a grid.
 
     To fuse several reductions (I(q), planes, Ewald images) into one pass 2,
@@ -120,14 +122,10 @@ def saxs(
     ``q_std`` (1/Å), ``q_samples``/``q_weights`` (dims q, sub), and coords
     ``q_center``, ``q_lo``, ``q_hi``.
     """
-    if str(spacing).lower() not in _BIN_SPACINGS:
-        raise TypeError(
-            f"spacing={spacing!r}: spacing selects the bin spacing ('log' or 'linear'); "
-            "pass the voxel size of an array as voxel_size= (or use hifft.from_array)")
-    red = RadialReducer(bins=bins, q_min=q_min, q_max=q_max, spacing=spacing,
+    red = RadialReducer(bins=bins, q_min=q_min, q_max=q_max, bin_spacing=bin_spacing,
                         sinc_correction=sinc_correction, e_min=e_min, contrast=contrast,
                         n_sub=n_sub)
-    out = run_reducers(vol, [red], voxel_size=voxel_size, client=client,
+    out = run_reducers(vol, [red], spacing=spacing, client=client,
                        backend=backend, memory_budget=memory_budget, dtype=dtype,
                        progress=progress, **engine_kw)
     ds: xr.Dataset = out[red.name]
@@ -148,7 +146,7 @@ def detector_image(
     backend: str = "auto",
     memory_budget: Any = None,
     dtype: Any = None,
-    voxel_size: Any = None,
+    spacing: Any = None,
     progress: bool = True,
     **engine_kw: Any,
 ) -> xr.DataArray:
@@ -163,34 +161,33 @@ def detector_image(
     image on the Ewald sphere (wide angles), interpolated in the 3D spectrum
     inside pass 2 (:class:`EwaldReducer`); dims ("row", "col") with 2D
     coords q_x, q_y, q_z, q, two_theta, phi.
+
+    ``spacing`` is the voxel size of an array input (Å or with units).
     """
-    grid, src = resolve_input(vol, voxel_size)
+    grid, src = resolve_input(vol, spacing)
     if wavelength is None:
         if detector is not None:
             raise ValueError("detector: a detector geometry needs a wavelength")
-        return flat_detector_image(vol, grid, axis=_axis_index(axis),
+        return flat_detector_image(vol, grid, axis=Grid.axis_index(axis),
                                    sinc_correction=sinc_correction, contrast=contrast,
                                    client=client, attrs=src)
     if detector is None:
         raise ValueError("detector: pass a hifft.reduce.Detector for an Ewald-sphere image")
     red = EwaldReducer(wavelength, detector, sinc_correction=sinc_correction, contrast=contrast)
-    out = run_reducers(vol, [red], voxel_size=voxel_size, client=client, backend=backend,
+    out = run_reducers(vol, [red], spacing=spacing, client=client, backend=backend,
                        memory_budget=memory_budget, dtype=dtype, progress=progress, **engine_kw)
     return out[red.name]
 
 
 def spectrum_images(
     vol: Any, axes: Sequence[int | str] = (0, 1, 2), projections: Sequence[int | str] = (),
-    *, sinc_correction: bool = True, contrast: float = 1.0, voxel_size: Any = None, **kw: Any,
+    *, sinc_correction: bool = True, contrast: float = 1.0, spacing: Any = None, **kw: Any,
 ) -> dict[str, xr.DataArray]:
-    """Central planes normal to ``axes`` and projections along ``projections`` in one pass 2."""
+    """Central planes normal to ``axes`` and projections along ``projections`` in one pass 2.
+
+    ``spacing`` is the voxel size of an array input (Å or with units).
+    """
     reds: list[Reducer] = [PlaneReducer(a, sinc_correction, contrast) for a in axes]
     reds += [ProjectionReducer(a, sinc_correction, contrast) for a in projections]
-    out = run_reducers(vol, reds, voxel_size=voxel_size, **kw)
+    out = run_reducers(vol, reds, spacing=spacing, **kw)
     return {r.name: out[r.name] for r in reds}
-
-
-def _axis_index(axis: int | str) -> int:
-    from ..grid import Grid
-
-    return Grid._axis(axis)

@@ -1,5 +1,8 @@
-"""Helpers shared by the reductions: scale, sinc² correction, bin edges,
-Friedel bookkeeping, per-bin statistics, provenance attrs, input handling."""
+"""Helpers shared by the reductions: sinc² correction, bin edges, Friedel
+bookkeeping, per-bin statistics, provenance attrs, input handling.
+
+The absolute intensity scale is :meth:`hifft.grid.Grid.intensity_scale`.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +23,7 @@ from ..grid import Grid
 EDGE_RTOL = 1e-9
 
 
-# ---- absolute scale and voxel correction ---------------------------------
-def intensity_scale(grid: Grid, contrast: float = 1.0) -> float:
-    """Factor turning |F|² into I in 1/cm (same formula as ``SpectrumBlock.intensity``)."""
-    return units.INTENSITY_PREFACTOR * (grid.voxel_volume * contrast) ** 2 / grid.volume
-
-
+# ---- voxel correction -----------------------------------------------------
 def sinc2_inverse(q: np.ndarray, d: float, enabled: bool = True) -> np.ndarray:
     """1/sinc²(q·d/2) per q (float64); ones when ``enabled`` is False.
 
@@ -50,13 +48,13 @@ def make_edges(
     bins: int | Any,
     q_min: Any,
     q_max: Any,
-    spacing: str,
+    bin_spacing: str,
     default_range: tuple[float, float],
 ) -> np.ndarray:
     """Bin edges in 1/Å.
 
     ``bins`` is a number of bins (edges from ``q_min`` to ``q_max``, default
-    ``default_range``, spaced ``"log"`` or ``"linear"``) or an explicit
+    ``default_range``, ``bin_spacing`` ``"log"`` or ``"linear"``) or an explicit
     increasing sequence of edges (then ``q_min``/``q_max`` must be None).
     """
     if np.ndim(bins) == 1:
@@ -85,17 +83,17 @@ def make_edges(
                 f"q range: the grid's valid range ({lo:.4g}, {hi:.4g}) 1/Å is empty (2π/L of "
                 "the shortest box side >= π/d of the coarsest axis); pass q_min/q_max or edges")
         raise ValueError(f"q range: need 0 <= q_min < q_max, got ({lo}, {hi}) 1/Å")
-    sp = str(spacing).lower()
+    sp = str(bin_spacing).lower()
     if sp == "log":
         if lo <= 0:
             raise ValueError("q_min must be > 0 for log spacing")
         return np.geomspace(lo, hi, n + 1)
     if sp in ("linear", "lin"):
         return np.linspace(lo, hi, n + 1)
-    raise ValueError(f"spacing: expected 'log' or 'linear', got {spacing!r}")
+    raise ValueError(f"bin_spacing: expected 'log' or 'linear', got {bin_spacing!r}")
 
 
-def validate_binning(bins: Any, q_min: Any, q_max: Any, spacing: str) -> None:
+def validate_binning(bins: Any, q_min: Any, q_max: Any, bin_spacing: str) -> None:
     """Check binning arguments before the grid is known (raises ValueError)."""
     lo = None if q_min is None else units.q(q_min, "q_min")
     hi = None if q_max is None else units.q(q_max, "q_max")
@@ -103,12 +101,12 @@ def validate_binning(bins: Any, q_min: Any, q_max: Any, spacing: str) -> None:
         lo = 1e-300 if hi is None else min(hi / 2, 1e-300)
     if hi is None:
         hi = max(2 * lo, 1.0)
-    make_edges(bins, q_min, q_max, spacing, (lo, hi))
+    make_edges(bins, q_min, q_max, bin_spacing, (lo, hi))
 
 
-def bin_centers(edges: np.ndarray, spacing: str) -> np.ndarray:
+def bin_centers(edges: np.ndarray, bin_spacing: str) -> np.ndarray:
     """Geometric centres for log bins (when all edges > 0), arithmetic otherwise."""
-    if str(spacing).lower() == "log" and edges[0] > 0:
+    if str(bin_spacing).lower() == "log" and edges[0] > 0:
         return np.sqrt(edges[:-1] * edges[1:])
     return 0.5 * (edges[:-1] + edges[1:])
 
@@ -195,9 +193,8 @@ def provenance(grid: Grid, **extra: Any) -> dict[str, Any]:
         "hifft_version": __version__,
         "versions": _jsonable(versions()),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **extra,
     }
-    for k, v in extra.items():
-        attrs[k] = v
     return clean_attrs(attrs)
 
 
@@ -231,41 +228,38 @@ def is_volume(x: Any) -> bool:
 
 
 def is_dask(x: Any) -> bool:
+    """A dask array (has a task graph and chunks)."""
     return hasattr(x, "dask") and hasattr(x, "chunks")
 
 
 def engine_input(vol: Any, grid: Grid) -> tuple[Any, dict[str, Any]]:
     """What to hand :func:`hifft.fft.reduce_spectrum`, and the extra keywords it needs.
 
-    Volumes go as they are; dask arrays are wrapped as a Volume
-    (``hifft.from_array``; the engine reads Volumes slab by slab); numpy
-    arrays go with ``spacing=``, ints/bools cast to float (the engine takes
-    float32/float64 densities).
+    Volumes go as they are (they carry their grid); numpy and dask arrays go
+    with ``spacing=`` (Å) from ``grid``, ints/bools cast to float (the engine
+    takes float32/float64 densities). Reductions never build volumes: the
+    engine's source reads all of these.
     """
     if is_volume(vol):
         return vol, {}
-    if is_dask(vol):
-        try:
-            from ..volume import from_array
-        except ImportError:  # the package's __init__ may lag behind its modules
-            from ..volume.volume import from_array
-        return from_array(vol, grid=grid), {}
-    arr = np.asarray(vol)
+    arr = vol if is_dask(vol) else np.asarray(vol)
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.float32 if arr.dtype.itemsize <= 2 else np.float64)
     return arr, {"spacing": grid.spacing}
 
 
-def resolve_input(vol: Any, voxel_size: Any) -> tuple[Grid, dict[str, Any]]:
+def resolve_input(vol: Any, spacing: Any) -> tuple[Grid, dict[str, Any]]:
     """The grid of ``vol`` and attrs describing its source.
 
     ``vol`` is a hifft Volume (carries its grid) or a real 3D numpy/dask
-    array, which then needs ``voxel_size`` (Å, or a string with units):
-    the absolute scale depends on it, so it is never guessed.
+    array, which then needs ``spacing``, its voxel size (Å, or a string
+    with units): the absolute scale depends on it, so it is never guessed.
     """
+    if isinstance(spacing, str) and spacing.strip().lower() in ("log", "linear", "lin"):
+        raise TypeError(f"spacing={spacing!r}: spacing is the voxel size (Å); the bin spacing is bin_spacing=")
     if is_volume(vol):
-        if voxel_size is not None:
-            raise ValueError("voxel_size: a Volume carries its own grid; do not pass voxel_size")
+        if spacing is not None:
+            raise ValueError("spacing: a Volume carries its own grid; do not pass spacing")
         grid = vol.grid
         src = dict(getattr(vol, "attrs", {}) or {})
         path = getattr(vol, "path", None)
@@ -283,11 +277,11 @@ def resolve_input(vol: Any, voxel_size: Any) -> tuple[Grid, dict[str, Any]]:
         raise ValueError(f"vol: expected a 3D array (nz, ny, nx), got shape {tuple(shape)}")
     if np.dtype(dtype).kind not in "biuf":
         raise TypeError(f"vol: expected a real-valued density, got dtype {dtype}")
-    if voxel_size is None:
+    if spacing is None:
         raise ValueError(
-            "voxel_size: an array carries no grid; pass voxel_size= (Å, e.g. 2.0 or '0.2 nm') "
-            "or wrap it with hifft.from_array(arr, spacing=...)"
+            "spacing: an array carries no grid; pass its voxel size as spacing= (Å, e.g. 2.0 or "
+            "'0.2 nm') or wrap it with hifft.from_array(arr, spacing=...)"
         )
-    grid = Grid(tuple(int(s) for s in shape), voxel_size)
+    grid = Grid(tuple(int(s) for s in shape), spacing)
     return grid, {"source": _jsonable({"type": type(vol).__module__.split(".")[0] + " array",
                                        "dtype": str(dtype)})}

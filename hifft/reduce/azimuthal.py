@@ -28,7 +28,8 @@ from ._common import (
 
 
 @numba.njit(cache=True, nogil=True)
-def _frame_sums(flat, pix, idx, W, S1, S2, K, seen):  # pragma: no cover - compiled
+def _frame_sums(flat: np.ndarray, pix: np.ndarray, idx: np.ndarray, W: np.ndarray, S1: np.ndarray,
+                S2: np.ndarray, K: np.ndarray, seen: np.ndarray) -> None:  # pragma: no cover - compiled
     """One pass: count, Σ(v − K_b), Σ(v − K_b)² per bin, K_b = the bin's first value
     (shifted sums: exact zero spread for constant bins). NaN pixels are skipped."""
     for p in range(pix.shape[0]):
@@ -99,7 +100,7 @@ class Azimuthal:
     template : DataArray
         An image with q coords: 1D ``q_*`` dims (flat q-grid images) or 2D
         ``q`` (and ``phi`` or ``q_x``/``q_y``) coords (detector images).
-    bins, q_min, q_max, spacing
+    bins, q_min, q_max, bin_spacing
         Radial bins as in :func:`hifft.saxs`; default linear from 0 (or the
         smallest non-zero |q|, for log) to the largest |q| in the image.
     mask : bool array, optional
@@ -119,7 +120,7 @@ class Azimuthal:
 
     def __init__(
         self, template: xr.DataArray, bins: int | Any = 100, q_min: Any = None, q_max: Any = None,
-        spacing: str = "linear", mask: Any = None, beamstop: Any = None, n_phi: int | None = None,
+        bin_spacing: str = "linear", mask: Any = None, beamstop: Any = None, n_phi: int | None = None,
         phi_range: tuple[float, float] = (-180.0, 180.0), friedel: bool | None = None,
         e_min: float = 0.01,
     ) -> None:
@@ -138,12 +139,12 @@ class Azimuthal:
         if beamstop is not None:
             valid &= q >= units.q(beamstop, "beamstop")
         qv = q[valid]
-        if str(spacing).lower() == "log":
+        if str(bin_spacing).lower() == "log":
             default = (float(qv[qv > 0].min()) if np.any(qv > 0) else 1.0, float(qv.max()))
         else:
             default = (0.0, float(qv.max()) if qv.size else 1.0)
-        self.edges = make_edges(bins, q_min, q_max, spacing, default)
-        self.spacing = spacing if np.ndim(bins) == 0 else "edges"
+        self.edges = make_edges(bins, q_min, q_max, bin_spacing, default)
+        self.bin_spacing = bin_spacing if np.ndim(bins) == 0 else "edges"
         e = self.edges
         lo, hi = e[0] * (1 - EDGE_RTOL), e[-1] * (1 + EDGE_RTOL)
         valid &= (q >= lo) & (q <= hi)
@@ -235,7 +236,7 @@ class Azimuthal:
         ia = {"units": self.units}
         qa = {"units": units.ATTR["q"]}
         one = {"units": "1"}
-        centers = bin_centers(self.edges, self.spacing)
+        centers = bin_centers(self.edges, self.bin_spacing)
         attrs = {**self.attrs, "reduction": "azimuthal integration", "e_min": self.e_min,
                  "friedel_pairs_counted_once": int(self.friedel), "pixel_splitting": "no"}
         if self.n_phi is None:

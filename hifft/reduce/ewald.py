@@ -27,7 +27,7 @@ import xarray as xr
 from .. import units
 from ..fft.reducer import Reducer, SpectrumBlock
 from ..grid import Grid
-from ._common import intensity_scale, provenance, sinc2_inverse
+from ._common import provenance, sinc2_inverse
 
 #: a pixel is reported only when its interpolation weights add up to 1 within this
 COVER_TOL = 1e-6
@@ -139,8 +139,10 @@ def detector_frame(data: Any, detector: Detector, wavelength: Any, **attrs: Any)
 
 
 @numba.njit(cache=True, nogil=True)
-def _ewald_kernel(values, scale, cz, cy, cx, posz, posy, posx, half, fz, fy, fx,
-                  out_v, out_w):  # pragma: no cover - compiled
+def _ewald_kernel(values: np.ndarray, scale: float, cz: np.ndarray, cy: np.ndarray, cx: np.ndarray,
+                  posz: np.ndarray, posy: np.ndarray, posx: np.ndarray, half: bool, fz: np.ndarray,
+                  fy: np.ndarray, fx: np.ndarray, out_v: np.ndarray,
+                  out_w: np.ndarray) -> None:  # pragma: no cover - compiled
     nz = posz.shape[0]
     ny = posy.shape[0]
     nxx = posx.shape[0]
@@ -212,8 +214,8 @@ def _pixel_geometry(wavelength: float, detector: Detector, grid: Grid,
     pix = np.flatnonzero(ok)
     pix = pix[np.argsort(f[1][pix], kind="stable")]
     out = (pix, *(np.ascontiguousarray(fa[pix]) for fa in f))
-    for a in out:
-        a.setflags(write=False)
+    for arr in out:
+        arr.setflags(write=False)
     return out
 
 
@@ -281,7 +283,7 @@ class EwaldReducer(Reducer):
         values = blk.values
         if values.dtype not in (np.complex64, np.complex128):
             values = values.astype(np.complex128)
-        _ewald_kernel(values, intensity_scale(g, self.contrast), cz, cy, cx, posz, posy, posx,
+        _ewald_kernel(values, g.intensity_scale(self.contrast), cz, cy, cx, posz, posy, posx,
                       bool(blk.half), fz[cand], fy[cand], fx[cand], out_v, out_w)
         keep = out_w > 0
         return pix[cand[keep]], out_v[keep], out_w[keep]
@@ -295,6 +297,8 @@ class EwaldReducer(Reducer):
 
     def finalize(self, partial: Any, grid: Grid) -> xr.DataArray:
         npix = self.detector.shape[0] * self.detector.shape[1]
+        s: np.ndarray
+        w: np.ndarray
         if partial is None:
             s = np.zeros(npix)
             w = np.zeros(npix)

@@ -17,14 +17,10 @@ import xarray as xr
 from .. import units
 from ..fft.reducer import Reducer, SpectrumBlock
 from ..grid import AXES, Grid
-from ._common import intensity_scale, provenance, sinc2_inverse
+from ._common import provenance, sinc2_inverse
 
 #: a patch of a 2D image on an outer grid of global FFT indices: (u, v, sum, hits)
 Patch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def _axis(axis: int | str) -> int:
-    return Grid._axis(axis)
 
 
 def _other(a: int) -> tuple[int, int]:
@@ -105,7 +101,7 @@ class PlaneReducer(_ImageReducer):
 
     def __init__(self, axis: int | str = 0, sinc_correction: bool = True, contrast: float = 1.0,
                  name: str | None = None) -> None:
-        self.axis = _axis(axis)
+        self.axis = Grid.axis_index(axis)
         self.sinc_correction = bool(sinc_correction)
         self.contrast = float(contrast)
         self.name = name or f"plane_{AXES[self.axis]}"
@@ -123,7 +119,7 @@ class PlaneReducer(_ImageReducer):
             return None
         u, v = _other(a)
         plane = np.take(blk.values, pos[0], axis=a)
-        inten = intensity_scale(g, self.contrast) * (
+        inten = g.intensity_scale(self.contrast) * (
             plane.real.astype(np.float64) ** 2 + plane.imag.astype(np.float64) ** 2)
         inten *= self._corr(blk, u)[:, None] * self._corr(blk, v)[None, :]
         gu, gv = np.asarray(idx[u]), np.asarray(idx[v])
@@ -149,7 +145,7 @@ class ProjectionReducer(_ImageReducer):
 
     def __init__(self, axis: int | str = 0, sinc_correction: bool = True, contrast: float = 1.0,
                  name: str | None = None) -> None:
-        self.axis = _axis(axis)
+        self.axis = Grid.axis_index(axis)
         self.sinc_correction = bool(sinc_correction)
         self.contrast = float(contrast)
         self.name = name or f"projection_{AXES[self.axis]}"
@@ -161,7 +157,7 @@ class ProjectionReducer(_ImageReducer):
         a = self.axis
         g = blk.grid
         v3 = blk.values
-        inten = intensity_scale(g, self.contrast) * (
+        inten = g.intensity_scale(self.contrast) * (
             v3.real.astype(np.float64) ** 2 + v3.imag.astype(np.float64) ** 2)
         inten *= (self._corr(blk, 0)[:, None, None] * self._corr(blk, 1)[None, :, None]
                   * self._corr(blk, 2)[None, None, :])
@@ -223,11 +219,11 @@ def flat_detector_image(
     F(q_axis = 0, q_u, q_v) is the 2D DFT of Σ_axis ρ, so one pass over the
     volume and one 2D FFT replace the 3D FFT.
     """
-    a = _axis(axis)
+    a = Grid.axis_index(axis)
     proj = project_density(vol, a, client)
     f2 = np.fft.fft2(proj)
     u, v = _other(a)
-    inten = intensity_scale(grid, contrast) * (f2.real**2 + f2.imag**2)
+    inten = grid.intensity_scale(contrast) * (f2.real**2 + f2.imag**2)
     inten *= (sinc2_inverse(grid.q(u), grid.spacing[u], sinc_correction)[:, None]
               * sinc2_inverse(grid.q(v), grid.spacing[v], sinc_correction)[None, :])
     return image_dataarray(

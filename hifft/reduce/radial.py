@@ -41,7 +41,6 @@ from ._common import (
     bin_lookup_table,
     bin_statistics,
     chan_merge,
-    intensity_scale,
     make_edges,
     provenance,
     sinc2_inverse,
@@ -52,9 +51,9 @@ Partial = dict[str, Any]
 
 
 @lru_cache(maxsize=16)
-def _edges(bins: int | tuple[float, ...], q_min: float | None, q_max: float | None, spacing: str,
+def _edges(bins: int | tuple[float, ...], q_min: float | None, q_max: float | None, bin_spacing: str,
            grid: Grid) -> np.ndarray:
-    e = make_edges(bins if isinstance(bins, int) else np.asarray(bins), q_min, q_max, spacing,
+    e = make_edges(bins if isinstance(bins, int) else np.asarray(bins), q_min, q_max, bin_spacing,
                    grid.valid_q_range)
     e.setflags(write=False)
     return e
@@ -62,7 +61,7 @@ def _edges(bins: int | tuple[float, ...], q_min: float | None, q_max: float | No
 
 # ---- data kernel (fused into pass 2) ----------------------------------------
 @numba.njit(cache=True, nogil=True)
-def _first_at_least(x2s, r2, t2, k0, k1):  # pragma: no cover - compiled
+def _first_at_least(x2s: np.ndarray, r2: float, t2: float, k0: int, k1: int) -> int:  # pragma: no cover
     """First k in [k0, k1) with r2 + x2s[k] >= t2 (x2s ascending), else k1."""
     lo, hi = k0, k1
     while lo < hi:
@@ -75,7 +74,7 @@ def _first_at_least(x2s, r2, t2, k0, k1):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _first_above(x2s, r2, t2, k0, k1):  # pragma: no cover - compiled
+def _first_above(x2s: np.ndarray, r2: float, t2: float, k0: int, k1: int) -> int:  # pragma: no cover
     """First k in [k0, k1) with r2 + x2s[k] > t2 (x2s ascending), else k1."""
     lo, hi = k0, k1
     while lo < hi:
@@ -88,7 +87,7 @@ def _first_above(x2s, r2, t2, k0, k1):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _bin_of(q2, e2, table, lo, t_inv):  # pragma: no cover - compiled
+def _bin_of(q2: float, e2: np.ndarray, table: np.ndarray, lo: float, t_inv: float) -> int:  # pragma: no cover
     """Bin b with e2[b] <= q2 < e2[b+1] (clamped to the end bins)."""
     nb = e2.shape[0] - 1
     m = table.shape[0]
@@ -106,14 +105,16 @@ def _bin_of(q2, e2, table, lo, t_inv):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _power(row, cx, k, c):  # pragma: no cover - compiled
+def _power(row: np.ndarray, cx: np.ndarray, k: int, c: float) -> float:  # pragma: no cover - compiled
     v = row[k]
     return c * cx[k] * (np.float64(v.real) ** 2 + np.float64(v.imag) ** 2)
 
 
 @numba.njit(cache=True, nogil=True)
-def _radial_data_kernel(values, czy, x2s, cx, wx, r2s, lead, mate, e2, lo2, hi2, table, lo,
-                        t_inv, W, S1, S2, K, seen):  # pragma: no cover - compiled
+def _radial_data_kernel(values: np.ndarray, czy: np.ndarray, x2s: np.ndarray, cx: np.ndarray, wx: np.ndarray,
+                        r2s: np.ndarray, lead: np.ndarray, mate: np.ndarray, e2: np.ndarray, lo2: float,
+                        hi2: float, table: np.ndarray, lo: float, t_inv: float, W: np.ndarray, S1: np.ndarray,
+                        S2: np.ndarray, K: np.ndarray, seen: np.ndarray) -> None:  # pragma: no cover - compiled
     """Accumulate one block; ``values`` rows are already in ascending-|q_x| order.
 
     Along a row |q| only grows, so the bin is found once and then advanced
@@ -199,8 +200,11 @@ K_EXACT = 128
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _radial_geometry_kernel(az2, mz, ay2, my, ax2, mx, e2, edges, lo2, hi2, cut2, resume2,
-                            table, lo, t_inv, sub_inv, nsub, nchunks):  # pragma: no cover
+def _radial_geometry_kernel(
+    az2: np.ndarray, mz: np.ndarray, ay2: np.ndarray, my: np.ndarray, ax2: np.ndarray, mx: np.ndarray,
+    e2: np.ndarray, edges: np.ndarray, lo2: float, hi2: float, cut2: float, resume2: float, table: np.ndarray,
+    lo: float, t_inv: float, sub_inv: np.ndarray, nsub: int, nchunks: int,
+) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
     """Exact counts, Σ(q − e_b), Σ(q − e_b)² and sub-histograms over the distinct
     (|q_z|, |q_y|, |q_x|) (each ascending) weighted by their multiplicities, for
     points with lo2 <= q² <= hi2 outside [cut2, resume2) (the continuum bins)."""
@@ -302,7 +306,7 @@ def _geometry(grid: Grid, key: tuple[Any, ...], iz: tuple[int, ...], iy: tuple[i
     """
     edges = _edges(*key, grid)
     nb = edges.size - 1
-    nz, ny, nx = grid.shape
+    nx = grid.shape[2]
     xs = np.asarray(ix)
     if half:  # the half spectrum stands for ±q_x
         xs = np.union1d(xs, (-xs) % nx)
@@ -352,7 +356,7 @@ class RadialReducer(Reducer):
     q_min, q_max : float or str, optional
         Range in 1/Å (strings with units accepted); default the grid's
         ``valid_q_range`` (2π/L .. π/d).
-    spacing : {"log", "linear"}
+    bin_spacing : {"log", "linear"}
     sinc_correction : bool
         Divide by Π sinc²(q_i d_i/2) (lattice points → cubic voxels).
     e_min : float
@@ -371,7 +375,7 @@ class RadialReducer(Reducer):
         bins: int | Any = 200,
         q_min: Any = None,
         q_max: Any = None,
-        spacing: str = "log",
+        bin_spacing: str = "log",
         sinc_correction: bool = True,
         e_min: float = 0.01,
         contrast: float = 1.0,
@@ -383,13 +387,13 @@ class RadialReducer(Reducer):
             raise ValueError(f"e_min: expected a finite value >= 0, got {e_min!r}")
         if int(n_sub) < 1:
             raise ValueError(f"n_sub: expected >= 1, got {n_sub!r}")
-        validate_binning(bins, q_min, q_max, spacing)
+        validate_binning(bins, q_min, q_max, bin_spacing)
         # plain hashable settings only (the engine fingerprints vars(reducer) to resume)
         self.bins: int | tuple[float, ...] = (
             int(bins) if np.ndim(bins) == 0 else tuple(float(b) for b in np.asarray(bins)))
         self.q_min = None if q_min is None else units.q(q_min, "q_min")
         self.q_max = None if q_max is None else units.q(q_max, "q_max")
-        self.spacing = str(spacing)
+        self.bin_spacing = str(bin_spacing)
         self.sinc_correction = bool(sinc_correction)
         self.e_min = float(e_min)
         self.contrast = float(contrast)
@@ -400,7 +404,7 @@ class RadialReducer(Reducer):
     # ---- geometry ------------------------------------------------------
     @property
     def _key(self) -> tuple[Any, ...]:
-        return (self.bins, self.q_min, self.q_max, self.spacing)
+        return (self.bins, self.q_min, self.q_max, self.bin_spacing)
 
     def edges(self, grid: Grid) -> np.ndarray:
         """Bin edges in 1/Å for ``grid``."""
@@ -431,7 +435,7 @@ class RadialReducer(Reducer):
             values = values[:, :, order]
         s = self.sinc_correction
         cx = sinc2_inverse(qx, dx, s)[order]
-        czy = intensity_scale(g, self.contrast) * (
+        czy = g.intensity_scale(self.contrast) * (
             sinc2_inverse(qz, dz, s)[:, None] * sinc2_inverse(qy, dy, s)[None, :])
         r2s = (qz * qz)[:, None] + (qy * qy)[None, :]
         W, S1, S2, K = (np.zeros(nb) for _ in range(4))
@@ -484,21 +488,21 @@ class RadialReducer(Reducer):
                 f"radial: points seen in bins {bad.tolist()[:10]} ({partial['w'][bad][:10]}) "
                 f"differ from the grid geometry ({geo['count'][bad][:10]}); q statistics come "
                 "from the geometry", RuntimeWarning, stacklevel=2)
-        spacing = self.spacing if np.ndim(self.bins) == 0 else "edges"
-        return radial_dataset(partial, geo, edges, spacing, grid, e_min=self.e_min, attrs={
+        bin_spacing = self.bin_spacing if np.ndim(self.bins) == 0 else "edges"
+        return radial_dataset(partial, geo, edges, bin_spacing, grid, e_min=self.e_min, attrs={
             "reduction": "radial", "sinc_correction": self.sinc_correction, "e_min": self.e_min,
-            "contrast": self.contrast, "bin_spacing": spacing, "n_sub": self.n_sub,
+            "contrast": self.contrast, "bin_spacing": bin_spacing, "n_sub": self.n_sub,
             "friedel": self.friedel, "q_exact_below": K_EXACT * max(grid.dq)})
 
 
-def radial_dataset(p: Partial, geo: dict[str, np.ndarray], edges: np.ndarray, spacing: str,
+def radial_dataset(p: Partial, geo: dict[str, np.ndarray], edges: np.ndarray, bin_spacing: str,
                    grid: Grid, e_min: float, attrs: dict[str, Any]) -> xr.Dataset:
     """Dataset on coordinate ``q`` (weighted mean |q| per bin, bin centre where empty)."""
     w = p["w"]
     n_indep = 0.5 * (w + geo["n_sc"]) if bool(geo["friedel"]) else w.copy()
     n_indep = np.where(w > 0, n_indep, 0.0)
     stats = bin_statistics(w, p["mean"], p["m2"], n_indep, e_min)
-    centers = bin_centers(edges, spacing)
+    centers = bin_centers(edges, bin_spacing)
     empty = w <= 0
     cont = geo["continuum"]
     n_sub = geo["sub_w"].shape[1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from hifft.grid import Grid
-from hifft.reduce._common import intensity_scale, sinc2_inverse
 
 
 def full_q2(grid: Grid) -> np.ndarray:
@@ -20,8 +19,12 @@ def full_q(grid: Grid) -> np.ndarray:
 
 def full_intensity(x: np.ndarray, grid: Grid, sinc: bool) -> np.ndarray:
     F = np.fft.fftn(x)
-    c = [sinc2_inverse(grid.q(a), grid.spacing[a], sinc) for a in range(3)]
-    return intensity_scale(grid) * np.abs(F) ** 2 * c[0][:, None, None] * c[1][None, :, None] * c[2]
+    # voxel correction 1/sinc²(q·d/2) per axis (np.sinc(x) = sin(πx)/(πx))
+    c = [1 / np.sinc(grid.q(a) * grid.spacing[a] / (2 * np.pi)) ** 2 if sinc else np.ones(grid.shape[a])
+         for a in range(3)]
+    # DESIGN.md: I = 1e-4·|d³·F|²/V_box in 1/cm (written out here, independent of the library)
+    scale = 1e-4 * float(np.prod(grid.spacing)) ** 2 / float(np.prod(np.multiply(grid.shape, grid.spacing)))
+    return scale * np.abs(F) ** 2 * c[0][:, None, None] * c[1][None, :, None] * c[2]
 
 
 def friedel_class(grid: Grid) -> np.ndarray:

@@ -23,7 +23,7 @@ VARS = ("I", "sigma", "sem", "std", "count", "n_independent", "q", "q_std", "q_s
 
 def _reducers():
     det = Detector((17, 15), "1 mm", "1 m", beam_center=(8.3, 6.9))
-    return [RadialReducer(30, q_max=0.6), RadialReducer(20, spacing="linear", name="lin"),
+    return [RadialReducer(30, q_max=0.6), RadialReducer(20, bin_spacing="linear", name="lin"),
             PlaneReducer("z"), ProjectionReducer("y"), EwaldReducer(2.0, det)]
 
 
@@ -48,8 +48,8 @@ def case(rng):
 
 
 def test_out_of_core_pass2_matches_the_in_memory_oracle(case, tmp_path):
-    x, g, ref = case
-    out = run_reducers(x, _reducers(), voxel_size=1.5, in_core=False, workdir=tmp_path,
+    x, _, ref = case
+    out = run_reducers(x, _reducers(), spacing=1.5, in_core=False, workdir=tmp_path,
                        slab=6, block=4, progress=False)
     assert out["meta"]["in_core"] is False
     _compare(out, ref)
@@ -58,7 +58,7 @@ def test_out_of_core_pass2_matches_the_in_memory_oracle(case, tmp_path):
 def test_q_cropped_pass2_gives_the_same_profile(case, tmp_path):
     x, g, ref = case
     red = RadialReducer(30, q_max=0.6)
-    out = run_reducers(x, [red], voxel_size=1.5, in_core=False, workdir=tmp_path, progress=False)
+    out = run_reducers(x, [red], spacing=1.5, in_core=False, workdir=tmp_path, progress=False)
     assert out["meta"]["q_max"] == pytest.approx(red.q_max_needed(g))  # the engine cropped
     assert max(out["meta"]["k_max"]) < max(g.shape)
     _compare({**ref, "radial": out["radial"]}, ref)
@@ -66,10 +66,10 @@ def test_q_cropped_pass2_gives_the_same_profile(case, tmp_path):
 
 @pytest.mark.cluster
 def test_on_a_local_cluster(case, client, tmp_path):
-    x, g, ref = case
-    out = run_reducers(x, _reducers(), voxel_size=1.5, client=client, workdir=tmp_path,
+    x, _, ref = case
+    out = run_reducers(x, _reducers(), spacing=1.5, client=client, workdir=tmp_path,
                        slab=6, block=4, progress=False)
     _compare(out, ref)
-    ds = hifft.saxs(x, bins=30, q_max=0.6, voxel_size=1.5, client=client, workdir=tmp_path,
+    ds = hifft.saxs(x, bins=30, q_max=0.6, spacing=1.5, client=client, workdir=tmp_path,
                     progress=False, drop_empty=False)
     np.testing.assert_allclose(ds["I"].values, ref["radial"]["I"].values, rtol=2e-5, equal_nan=True)

@@ -49,8 +49,8 @@ def test_projection_slice_image_equals_the_qz0_plane(rng, as_dask, axis):
     g = Grid(shape, 2.5)
     x = rng.random(shape).astype(np.float32)
     vol = da.from_array(x, chunks=(3, 12, 9)) if as_dask else x
-    img = detector_image(vol, axis=axis, voxel_size=2.5)
-    a = g._axis(axis)
+    img = detector_image(vol, axis=axis, spacing=2.5)
+    a = Grid.axis_index(axis)
     plane = np.take(full_intensity(x.astype(np.float64), g, sinc=True), 0, axis=a)
     np.testing.assert_allclose(img.values, np.fft.fftshift(plane), rtol=1e-6)
     F = np.fft.rfftn(x.astype(np.float64))

@@ -24,7 +24,7 @@ def cases(draw):
     if draw(st.booleans()):
         assume(lo < hi)  # tiny boxes can have an empty valid range (2π/L >= π/d)
         n = draw(st.integers(1, 12))
-        kw = {"bins": n, "spacing": draw(st.sampled_from(["log", "linear"]))}
+        kw = {"bins": n, "bin_spacing": draw(st.sampled_from(["log", "linear"]))}
     else:
         edges = np.unique(draw(st.lists(st.floats(0, 1.5 * hi), min_size=2, max_size=8)))
         assume(edges.size >= 2 and edges[-1] > 1e-6 and (edges[0] == 0 or edges[0] > 1e-6))

@@ -35,17 +35,17 @@ def _assert_same(a, b, rtol=1e-10):
 
 
 @pytest.mark.parametrize(
-    ("shape", "spacing", "sinc", "bins"),
+    ("shape", "bin_spacing", "sinc", "bins"),
     [
         ((12, 10, 8), "linear", False, 9),  # all even: Nyquist planes
         ((11, 9, 7), "log", True, 12),  # all odd: no Nyquist column
         ((10, 9, 12), "linear", True, 15),  # mixed
     ],
 )
-def test_half_spectrum_equals_full_spectrum(rng, shape, spacing, sinc, bins):
+def test_half_spectrum_equals_full_spectrum(rng, shape, bin_spacing, sinc, bins):
     g = Grid(shape, (2.0, 1.5, 2.5))
     x = rng.standard_normal(shape)
-    red = RadialReducer(bins=bins, spacing=spacing, sinc_correction=sinc)
+    red = RadialReducer(bins=bins, bin_spacing=bin_spacing, sinc_correction=sinc)
     half = _run(np.fft.rfftn(x), g, red, half=True, block_rows=3)
     full = _run(np.fft.fftn(x), g, red, half=False, block_rows=4)
     _assert_same(half, full)
@@ -54,7 +54,7 @@ def test_half_spectrum_equals_full_spectrum(rng, shape, spacing, sinc, bins):
 def test_statistics_against_brute_force(rng):
     g = Grid((14, 12, 10), 2.0)
     x = rng.standard_normal(g.shape)
-    red = RadialReducer(bins=8, spacing="linear", sinc_correction=True, n_sub=4)
+    red = RadialReducer(bins=8, bin_spacing="linear", sinc_correction=True, n_sub=4)
     ds = _run(np.fft.rfftn(x), g, red, block_rows=5)
     edges = red.edges(g)
     I = full_intensity(x, g, True).ravel()
@@ -87,7 +87,7 @@ def test_block_size_does_not_matter(rng, block_rows):
     g = Grid((16, 15, 14), 1.0)
     x = rng.standard_normal(g.shape).astype(np.float32)
     F = np.fft.rfftn(x)
-    red = RadialReducer(bins=20, spacing="log")
+    red = RadialReducer(bins=20, bin_spacing="log")
     ref = _run(F, g, red, block_rows=4)
     _assert_same(_run(F, g, red, block_rows=block_rows), ref, rtol=1e-9)
 
@@ -96,7 +96,7 @@ def test_constant_spectrum_gives_constant_profile_with_zero_spread():
     g = Grid((12, 12, 12), 2.0)
     x = np.zeros(g.shape)
     x[0, 0, 0] = 1.0  # a single voxel at the origin: F = 1 everywhere
-    red = RadialReducer(bins=10, spacing="linear", sinc_correction=False)
+    red = RadialReducer(bins=10, bin_spacing="linear", sinc_correction=False)
     ds = _run(np.fft.rfftn(x), g, red, block_rows=5)
     scale = units.INTENSITY_PREFACTOR * g.voxel_volume**2 / g.volume
     full = ds["count"].values > 0
@@ -114,7 +114,7 @@ def test_single_voxel_with_sinc_correction_is_the_cube_form_factor():
     g = Grid(10, 3.0)
     x = np.zeros(g.shape)
     x[0, 0, 0] = 1.0
-    red = RadialReducer(bins=6, spacing="linear", sinc_correction=True)
+    red = RadialReducer(bins=6, bin_spacing="linear", sinc_correction=True)
     ds = _run(np.fft.rfftn(x), g, red)
     # every point's I is 1/Π sinc²: the bin mean is that averaged over the bin's points
     q = [g.q(a) for a in range(3)]
@@ -130,7 +130,7 @@ def test_single_voxel_with_sinc_correction_is_the_cube_form_factor():
 def test_sphere_matches_analytic_form_factor_in_absolute_units():
     d, radius = 2.0, 20.0
     x, g = sphere(64, d, radius)
-    red = RadialReducer(bins=60, spacing="log", sinc_correction=False)
+    red = RadialReducer(bins=60, bin_spacing="log", sinc_correction=False)
     ds = _run(np.fft.rfftn(x), g, red, block_rows=16)
     ds = ds.isel(q=np.flatnonzero(ds["count"].values > 0))
     v_vox = float(x.sum()) * d**3  # the voxelized volume (−0.3 % vs 4πR³/3 here)
@@ -153,7 +153,7 @@ def test_complex_density_counts_every_point():
     g = Grid((8, 9, 10), 1.0)
     rng = np.random.default_rng(3)
     x = rng.standard_normal(g.shape) + 1j * rng.standard_normal(g.shape)
-    red = RadialReducer(bins=5, spacing="linear", friedel=False)
+    red = RadialReducer(bins=5, bin_spacing="linear", friedel=False)
     ds = _run(np.fft.fftn(x), g, red, half=False)
     np.testing.assert_array_equal(ds["n_independent"].values, ds["count"].values)
 
@@ -167,7 +167,7 @@ def test_explicit_edges_and_ranges(rng):
     assert ds.attrs["bin_spacing"] == "edges"
     # q = 0 is in the first bin when the first edge is 0
     assert ds["count"].values.sum() == (full_q(g) <= 1.2 * (1 + 1e-9)).sum()
-    red2 = RadialReducer(bins=5, q_min="0.1 1/nm", q_max="1 1/angstrom", spacing="linear")
+    red2 = RadialReducer(bins=5, q_min="0.1 1/nm", q_max="1 1/angstrom", bin_spacing="linear")
     ds2 = _run(F, g, red2)
     assert ds2["q_lo"].values[0] == pytest.approx(0.01)
     assert ds2["q_hi"].values[-1] == pytest.approx(1.0)
@@ -178,8 +178,8 @@ def test_explicit_edges_and_ranges(rng):
     [
         ({"bins": 0}, "positive integer"),
         ({"bins": 10, "q_min": 0.5, "q_max": 0.1}, "q_min < q_max"),
-        ({"bins": 10, "q_min": 0.0, "q_max": 1.0, "spacing": "log"}, "> 0 for log"),
-        ({"bins": 10, "spacing": "cubic"}, "spacing"),
+        ({"bins": 10, "q_min": 0.0, "q_max": 1.0, "bin_spacing": "log"}, "> 0 for log"),
+        ({"bins": 10, "bin_spacing": "cubic"}, "bin_spacing"),
         ({"bins": [0.1, 0.05]}, "increasing"),
         ({"bins": [0.1, 0.2], "q_min": 0.1}, "not both"),
         ({"e_min": -1}, "e_min"),
@@ -224,7 +224,7 @@ def test_continuum_geometry_matches_the_lattice_sums(rng, monkeypatch):
 
     g = Grid(48, 1.0)
     F = np.fft.rfftn(rng.standard_normal(g.shape))
-    red = RadialReducer(bins=12, spacing="linear", q_min=0.5, n_sub=2)
+    red = RadialReducer(bins=12, bin_spacing="linear", q_min=0.5, n_sub=2)
     exact = _run(F, g, red)
     radial._geometry.cache_clear()
     monkeypatch.setattr(radial, "K_EXACT", 6)

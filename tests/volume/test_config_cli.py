@@ -138,7 +138,14 @@ def test_source_spec_tiles_and_upsamples(tmp_path, rng):
 def test_example_pipelines_validate_and_plan(name):
     spec = load_config(ROOT / "pipelines" / name, BuildSpec, environ={})
     scene = source_from_spec(spec)
-    assert len(scene.plan()) > 0
+    summary = scene.plan().summary
+    assert len(summary) == len(scene.components)
+    for comp, got in zip(scene.components, summary, strict=True):  # what each component asked for
+        want = comp.to_dict()
+        if want.get("count") is not None:
+            assert got["count"] == want["count"]
+        else:  # lattices round the cell count, so within 10 %
+            assert got["volume_fraction"] == pytest.approx(want["volume_fraction"], rel=0.1)
 
 
 def test_cli_build(tmp_path):
