@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import run_child, save  # noqa: E402
+from _harness import run_child, save
 
 
 def du(path: Path) -> int:

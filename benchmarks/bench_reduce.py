@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import save  # noqa: E402
+from _harness import save
 
-from hifft.fft.plan import plan_fft  # noqa: E402
-from hifft.fft.reducer import Reducer, make_block  # noqa: E402
-from hifft.grid import Grid  # noqa: E402
-from hifft.reduce import (  # noqa: E402
+from hifft.fft.plan import plan_fft
+from hifft.fft.reducer import Reducer, make_block
+from hifft.grid import Grid
+from hifft.reduce import (
     Azimuthal,
     Detector,
     EwaldReducer,

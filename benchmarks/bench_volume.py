@@ -17,6 +17,7 @@ Results: printed table + benchmarks/results/volume.md and volume.json (with the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -50,10 +51,8 @@ class PeakMemory:
         while not self._stop.is_set():
             total = 0
             for p in self.procs:
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += p.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             time.sleep(0.05)
 

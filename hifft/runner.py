@@ -229,4 +229,5 @@ class Runner:
         return futs[0].result()
 
 
-__all__ = ["Outcome", "Runner", "TaskSpec", "client_context", "fault_delay", "lost_worker_advice", "resumable", "run_task"]
+__all__ = ["Outcome", "Runner", "TaskSpec", "client_context", "fault_delay", "lost_worker_advice", "resumable",
+           "run_task"]

@@ -129,7 +129,7 @@ def _k_max_index(n: int, d: float, q_max: float | None) -> int | None:
         return None
     if q_max <= 0:
         raise PlanError(f"q_max must be positive, got {q_max}")
-    k = int(math.floor(q_max * n * d / (2 * math.pi) + 1e-9))
+    k = math.floor(q_max * n * d / (2 * math.pi) + 1e-9)
     return None if 2 * k + 1 >= n else k
 
 
@@ -310,13 +310,14 @@ def plan_fft(
         n_slabs=n_slabs, n_blocks=n_blocks, mid_shape=mid_shape, out_shape=out_shape,
         mid_chunk_bytes=chunk, pass1_task_bytes=p1, pass2_task_bytes=p2, bytes_read=read,
         bytes_written=written, disk_needed=disk, workers=workers, memory_budget=memory_budget,
-        k_max=(kz, ky, kx), write_spectrum=write_spectrum, concurrency=concurrency, mid_bytes=mid_bytes, mid_in_memory=in_memory,
+        k_max=(kz, ky, kx), write_spectrum=write_spectrum, concurrency=concurrency, mid_bytes=mid_bytes,
+        mid_in_memory=in_memory,
         out_chunks=(zc, block, n_x), notes=notes,
     )
 
 
 def _half_k(n: int, d: float, q_max: float) -> int | None:
-    k = int(math.floor(q_max * n * d / (2 * math.pi) + 1e-9))
+    k = math.floor(q_max * n * d / (2 * math.pi) + 1e-9)
     return None if k + 1 >= n // 2 + 1 else k
 
 

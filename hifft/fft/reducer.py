@@ -107,7 +107,7 @@ def make_block(
     ix: np.ndarray | None = None,
 ) -> SpectrumBlock:
     """Build a SpectrumBlock from values and the global indices they sit at."""
-    nz, ny, nx = grid.shape
+    nx = grid.shape[2]
     iz = np.arange(values.shape[0]) if iz is None else np.asarray(iz)
     iy = np.arange(values.shape[1]) if iy is None else np.asarray(iy)
     ix = np.arange(values.shape[2]) if ix is None else np.asarray(ix)

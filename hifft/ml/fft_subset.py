@@ -145,7 +145,7 @@ def curve_arrays(
     if m.any():
         i_obs[m], sig[m] = add_noise(np.maximum(i_true[m], 0.0), q[m], dcfg.noise, expo, rng)
         sig[m] = np.hypot(sig[m], s_g[m])
-    row = {p: np.nan for p in S.ALL_PARAMS}
+    row = dict.fromkeys(S.ALL_PARAMS, np.nan)
     row.update(label)
     return {
         "label": row,

@@ -19,6 +19,7 @@ different job at the same path is refused unless ``overwrite``.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path

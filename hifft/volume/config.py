@@ -20,9 +20,11 @@ The pipeline config embeds :class:`GridSpec` and :class:`SceneSpec`;
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, create_model, model_validator
 
@@ -147,7 +149,7 @@ def _component_model(name: str, cls: type) -> type[StrictModel]:
 COMPONENT_MODELS: dict[str, type[StrictModel]] = {
     n: _component_model(n, c) for n, c in SHAPES.items()
 }
-ComponentSpec = Annotated[Union[tuple(COMPONENT_MODELS.values())], Field(discriminator="shape")]  # noqa: UP007
+ComponentSpec = Annotated[functools.reduce(operator.or_, COMPONENT_MODELS.values()), Field(discriminator="shape")]
 
 
 class SceneSpec(StrictModel):

@@ -216,7 +216,7 @@ class FourierReader(SlabReader):
     def __init__(self, coarse: Volume, shape: tuple[int, int, int]) -> None:
         import scipy.fft
 
-        if any(N < n for N, n in zip(shape, coarse.shape, strict=True)):
+        if any(n > N for N, n in zip(shape, coarse.shape, strict=True)):
             raise VolumeError(
                 f"upsample: target shape {shape} is smaller than {coarse.shape}; only up-sampling"
             )

@@ -445,7 +445,7 @@ def _draw_to_volume(
     shape = type(comp.shape)
     v0 = comp.shape.volume
     if not comp.polydispersity:
-        n = int(round(target / v0))
+        n = round(target / v0)
         if n < 1:
             raise ValueError(
                 f"{where}: volume fraction too small for one particle in this box "

@@ -39,10 +39,10 @@ def test_missing_and_truncated_metadata(tmp_path, rng):
     p, _ = _crc_volume(tmp_path, rng)
     meta = p / "zarr.json"
     meta.write_text(meta.read_text()[:40])
-    with pytest.raises(InputError, match="vol.zarr: not a readable Zarr array"):
+    with pytest.raises(InputError, match=r"vol\.zarr: not a readable Zarr array"):
         rfftn(str(p), progress=False)
     meta.unlink()
-    with pytest.raises(InputError, match="vol.zarr: not a readable Zarr array"):
+    with pytest.raises(InputError, match=r"vol\.zarr: not a readable Zarr array"):
         rfftn(str(p), progress=False)
     with pytest.raises(InputError, match="no such input"):
         rfftn(str(tmp_path / "nope.zarr"), progress=False)

@@ -59,7 +59,7 @@ def test_yaml_scene_equals_python_scene(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "component,field",
+    ("component", "field"),
     [
         ({"shape": "sphere", "radius": -5, "sld": 1, "count": 1}, "components.0.sphere.radius"),
         (

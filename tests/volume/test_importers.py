@@ -40,9 +40,9 @@ def test_hdf5_round_trip(tmp_path, data):
     vol = im.read_hdf5(tmp_path / "rho.h5", "entry/density")
     assert vol.grid.spacing == (1.0, 2.0, 3.0) and vol.dtype == np.float64
     np.testing.assert_array_equal(vol.to_numpy(), data.astype(np.float64))
-    with pytest.raises(VolumeError, match="no dataset 'missing'.*entry/density"):
+    with pytest.raises(VolumeError, match=r"no dataset 'missing'.*entry/density"):
         im.read_hdf5(tmp_path / "rho.h5", "missing", spacing=1.0)
-    with pytest.raises(VolumeError, match="flat.*3D"):
+    with pytest.raises(VolumeError, match=r"flat.*3D"):
         im.read_hdf5(tmp_path / "rho.h5", "flat", spacing=1.0)
 
 
@@ -171,7 +171,7 @@ def test_from_array_inputs_and_errors(tmp_path):
     with pytest.raises(VolumeError, match="complex"):
         im.read_npy(tmp_path / "c.npy", spacing=1.0)
     (tmp_path / "junk.npy").write_bytes(b"not an array")
-    with pytest.raises(VolumeError, match="junk.npy"):
+    with pytest.raises(VolumeError, match=r"junk\.npy"):
         im.read_npy(tmp_path / "junk.npy", spacing=1.0)
     with pytest.raises(FileNotFoundError):
         im.read_npy(tmp_path / "missing.npy", spacing=1.0)

@@ -161,7 +161,7 @@ def test_hard_placement_jams_with_clear_error():
         s.plan()
 
 
-@pytest.mark.parametrize("lattice,per_cell", [("sc", 1), ("bcc", 2), ("fcc", 4), ("hcp", 4)])
+@pytest.mark.parametrize(("lattice", "per_cell"), [("sc", 1), ("bcc", 2), ("fcc", 4), ("hcp", 4)])
 def test_lattices(lattice, per_cell):
     g = hifft.Grid(shape=96, spacing=1.0)
     s = hifft.Scene(g, seed=1).add(
@@ -244,7 +244,7 @@ def test_unseeded_scene_records_its_seed():
 
 
 @pytest.mark.parametrize(
-    "call,match",
+    ("call", "match"),
     [
         (lambda: S.Sphere(radius=-1.0, sld=1.0), "Sphere.radius"),
         (lambda: S.Cylinder(radius=1.0, length="-3 nm", sld=1.0), "Cylinder.length"),

@@ -30,7 +30,7 @@ NAMES = tuple(_REGISTRY)
 def backend_class(name: str) -> type[FFTBackend]:
     name = ALIASES.get(name, name)
     if name not in _REGISTRY:
-        raise ValueError(f"unknown FFT backend {name!r}; choose one of {NAMES + ('auto',)}")
+        raise ValueError(f"unknown FFT backend {name!r}; choose one of {(*NAMES, 'auto')}")
     module, cls = _REGISTRY[name]
     return getattr(import_module(module), cls)
 
