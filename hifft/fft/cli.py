@@ -138,7 +138,5 @@ def register(app: typer.Typer) -> None:
                    memory_budget=parse_bytes(memory))
         else:
             with get_client(address=scheduler, n_workers=workers, memory_limit=memory) as client:
-                if getattr(client, "dashboard_link", None):
-                    typer.echo(f"dashboard: {client.dashboard_link}")
                 F = fn(str(src), store=out, client=client, backend=backend, overwrite=overwrite, q_max=qm)
         typer.echo(f"wrote {out}: {F.shape} {F.dtype} ({F.attrs['backend']}) in {time.perf_counter() - t0:.1f} s")
