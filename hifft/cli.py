@@ -46,7 +46,8 @@ def _root(
     """Scattering from voxelized densities larger than memory."""
 
 
-_SUBCOMMANDS = ("hifft.fft.cli", "hifft.volume.cli", "hifft.compare.cli", "hifft.ml.cli", "hifft.pipeline")
+_SUBCOMMANDS = ("hifft.fft.cli", "hifft.volume.cli", "hifft.compare.cli", "hifft.ml.cli", "hifft.gisaxs.cli",
+                "hifft.pipeline")
 
 _STACK = (
     "numpy", "scipy", "dask", "distributed", "zarr", "xarray", "numba", "pint", "pydantic",
