@@ -313,8 +313,9 @@ class SphereOnSurface(Shape):
         return x * x + y * y + (z - self.radius) ** 2 <= self.radius**2
 
 
-SHAPES: dict[str, Callable[..., Shape]] = {"cylinder": Cylinder, "box": Box, "truncated_sphere": TruncatedSphere, "hemisphere": Hemisphere,
-          "sphere": SphereOnSurface}
+SHAPES: dict[str, Callable[..., Shape]] = {
+    "cylinder": Cylinder, "box": Box, "truncated_sphere": TruncatedSphere, "hemisphere": Hemisphere,
+    "sphere": SphereOnSurface}
 
 
 def make_shape(kind: str, **params: Any) -> Shape:
