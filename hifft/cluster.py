@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -182,14 +182,14 @@ class ClusterConfig(StrictModel):
             raise ValueError("'tls' is set but the address is tcp://; use tls://HOST:PORT")
         return self
 
-    def resolved_kind(self, environ: dict[str, str] | None = None) -> Kind:
+    def resolved_kind(self, environ: Mapping[str, str] | None = None) -> Kind:
         """The kind, inferred where not given (``HIFFT_SCHEDULER`` in ``environ`` counts as an address)."""
-        environ = os.environ if environ is None else environ
+        env: Mapping[str, str] = os.environ if environ is None else environ
         if self.kind is not None:
             return self.kind
         if self.jobqueue is not None:
             return "jobqueue"
-        if self.address or environ.get(SCHEDULER_ENV):
+        if self.address or env.get(SCHEDULER_ENV):
             return "address"
         return "local"
 

@@ -76,10 +76,14 @@ class CompareSpec(StrictModel):
     fit_background: bool = False
 
 
+def _all_formats() -> list[Format]:
+    return ["nxcansas", "xml", "netcdf", "png"]
+
+
 class OutputSpec(StrictModel):
     dir: Path
     overwrite: bool = False
-    formats: list[Format] = Field(default_factory=lambda: ["nxcansas", "xml", "netcdf", "png"])
+    formats: list[Format] = Field(default_factory=_all_formats)
 
 
 class JobConfig(StrictModel):

@@ -40,8 +40,8 @@ class StoreError(RuntimeError):
     """A store cannot be used as asked; the message names the store."""
 
 
-def fingerprint(spec: dict[str, Any]) -> str:
-    """Stable hash of a JSON-able job description."""
+def fingerprint(spec: Any) -> str:
+    """Stable hash of a JSON-able job description (any JSON-able value)."""
     blob = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

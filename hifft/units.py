@@ -48,7 +48,7 @@ class UnitError(ValueError):
 @lru_cache(maxsize=1)
 def registry() -> pint.UnitRegistry:
     """The shared pint registry (Å spelled ``angstrom``, ``Ang`` or ``Å``)."""
-    ureg = pint.UnitRegistry()
+    ureg: pint.UnitRegistry = pint.UnitRegistry()
     ureg.define("Ang = angstrom")
     ureg.define("Å = angstrom")
     return ureg

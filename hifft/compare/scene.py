@@ -221,7 +221,7 @@ def scene_to_sasmodels(
             "sphere@hardsphere is Percus–Yevick (approximate); hard placement is random "
             "sequential addition, not an equilibrium fluid"
         )
-        info = {"n_particles": n_particles, "volume_fraction": float(phis[0]), "notes": notes}
+        info: dict[str, Any] = {"n_particles": n_particles, "volume_fraction": float(phis[0]), "notes": notes}
         if sizes == "realized":
             notes.append("sizes='realized' is not used for P@S models; nominal distribution used")
         return model, pars, info
@@ -239,7 +239,7 @@ def scene_to_sasmodels(
             pars[f"{letter}_scale"] = float(phis[i]) * k2
         model = "+".join(parts)
         pars["scale"] = 1.0
-    info: dict[str, Any] = {
+    info = {
         "n_particles": n_particles,
         "volume_fraction": float(phis.sum()),
         "notes": notes,

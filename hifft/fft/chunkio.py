@@ -110,7 +110,7 @@ class RawChunkArray:
                 # write plane by plane: each plane of a row-block is contiguous,
                 # so no copy of the whole chunk is made
                 for plane in part.astype(self.dtype, copy=False):
-                    f.write(memoryview(np.ascontiguousarray(plane)).cast("B"))
+                    f.write(np.ascontiguousarray(plane).data.cast("B"))
 
     def read(self, start: tuple[int, ...], stop: tuple[int, ...]) -> np.ndarray:
         """Read the aligned region start:stop (missing chunks read as 0)."""
@@ -131,7 +131,7 @@ class RawChunkArray:
                     buf = key.read_bytes()
                     for codec in reversed(self._decoders[1:]):
                         buf = codec.decode(buf)
-                    self._decoders[0].decode(buf, out=memoryview(chunk.reshape(-1)).cast("B"))
+                    self._decoders[0].decode(buf, out=chunk.reshape(-1).data.cast("B"))
                 except (RuntimeError, ValueError, TypeError) as exc:  # numcodecs' errors; name the chunk
                     raise OSError(f"{key}: chunk {idx} of {self.path} cannot be decoded ({exc})") from exc
                 if not whole:
@@ -139,7 +139,7 @@ class RawChunkArray:
                 continue
             with open(key, "rb") as f:
                 if whole:
-                    got = f.readinto(memoryview(dst).cast("B"))  # straight into place, no copy
+                    got = f.readinto(dst.data.cast("B"))  # straight into place, no copy
                     raw = None
                 else:
                     raw = np.fromfile(f, dtype=self.dtype)

@@ -292,7 +292,7 @@ class FFTJob:
         return job is not None and job.get("fingerprint") == fingerprint(self._spec2)
 
     def _out_of_core(self) -> tuple[Any, dict[str, Any]]:
-        if self._already_complete():
+        if self.store is not None and self._already_complete():  # (complete implies a store)
             self.counts = {"pass1": 0, "pass2": 0}
             return _open_spectrum(self.store), {}
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -550,7 +550,7 @@ def _inverse(F: Any, real: bool, shape: tuple[int, int, int] | None, store: Any,
     else:
         nx = nh
     op = "irfftn" if real else "ifftn"
-    rdt = np.float32 if np.dtype(src.dtype) == np.complex64 else np.float64
+    rdt = np.dtype(np.float32 if np.dtype(src.dtype) == np.complex64 else np.float64)
     name = backends.resolve(backend)
     runner = Runner(client, progress=progress)
     thr = threads or (default_threads() if client is None else _worker_threads(client))

@@ -76,6 +76,8 @@ class Source:
             return np.ascontiguousarray(np.asarray(self.array[z0:z1]))
         if self.reader is not None:
             return np.ascontiguousarray(self.reader.slab(z0, z1))
+        if self.path is None:
+            raise InputError("source has none of path, array, reader: nothing to read")
         import zarr
 
         try:
@@ -112,7 +114,7 @@ def as_source(x: Any, spacing: Any = None, complex_ok: bool = True) -> Source:
         _check_shape(shape, "volume")
         _check_dtype(dtype, "volume", complex_ok)
         reader = getattr(x, "reader", None)
-        content = reader.fingerprint() if hasattr(reader, "fingerprint") else None
+        content = reader.fingerprint() if reader is not None and hasattr(reader, "fingerprint") else None
         ident = {"volume": repr(x), "content": content,
                  "attrs": json.dumps(getattr(x, "attrs", {}), sort_keys=True, default=str)}
         return Source(grid=x.grid, dtype=dtype, reader=x, identity=ident)
@@ -132,12 +134,12 @@ def as_source(x: Any, spacing: Any = None, complex_ok: bool = True) -> Source:
             raise InputError("zarr array input must live in a local directory store (LocalStore)")
         path = str(Path(root) / x.path) if x.path else str(root)
         return _from_zarr(x, path, spacing, complex_ok)
-    arr = x if hasattr(x, "dask") and hasattr(x, "chunks") else np.asarray(x)
-    what = "input dask array" if arr is x else "input array"
-    _check_shape(tuple(arr.shape), what)
-    _check_dtype(arr.dtype, what, complex_ok)
-    return Source(grid=Grid(tuple(arr.shape), 1.0 if spacing is None else spacing), dtype=np.dtype(arr.dtype),
-                  array=arr, physical=spacing is not None)
+    data = x if hasattr(x, "dask") and hasattr(x, "chunks") else np.asarray(x)
+    what = "input dask array" if data is x else "input array"
+    _check_shape(tuple(data.shape), what)
+    _check_dtype(data.dtype, what, complex_ok)
+    return Source(grid=Grid(tuple(data.shape), 1.0 if spacing is None else spacing), dtype=np.dtype(data.dtype),
+                  array=data, physical=spacing is not None)
 
 
 def _from_zarr(arr: Any, path: str, spacing: Any, complex_ok: bool) -> Source:

@@ -80,40 +80,48 @@ class Prior(StrictModel):
         missing = [k for k in need if getattr(self, k) is None]
         if missing:
             raise ValueError(f"prior '{d}' needs {', '.join(missing)}")
-        if d in ("uniform", "loguniform", "truncnormal") and not self.low < self.high:  # type: ignore[operator]
+        if d in ("uniform", "loguniform", "truncnormal") and not self._num("low") < self._num("high"):
             raise ValueError(f"prior '{d}': low ({self.low}) must be below high ({self.high})")
-        if d == "loguniform" and self.low <= 0:  # type: ignore[operator]
+        if d == "loguniform" and self._num("low") <= 0:
             raise ValueError("prior 'loguniform': low must be > 0")
-        if d in ("normal", "truncnormal") and self.std <= 0:  # type: ignore[operator]
+        if d in ("normal", "truncnormal") and self._num("std") <= 0:
             raise ValueError(f"prior '{d}': std must be > 0")
         return self
+
+    def _num(self, name: str) -> float:
+        """Field ``name`` as a float; the validator makes it set for this ``dist``, else raise."""
+        v = getattr(self, name)
+        if v is None:
+            raise ValueError(f"prior '{self.dist}' needs {name}")
+        return float(v)
 
     # -- use -----------------------------------------------------------------
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         d = self.dist
         if d == "fixed":
-            return np.full(n, float(self.value))  # type: ignore[arg-type]
+            return np.full(n, self._num("value"))
         if d == "uniform":
-            return rng.uniform(self.low, self.high, n)
+            return rng.uniform(self._num("low"), self._num("high"), n)
         if d == "loguniform":
-            return np.exp(rng.uniform(math.log(self.low), math.log(self.high), n))  # type: ignore[arg-type]
+            return np.exp(rng.uniform(math.log(self._num("low")), math.log(self._num("high")), n))
         if d == "normal":
-            return rng.normal(self.mean, self.std, n)
+            return rng.normal(self._num("mean"), self._num("std"), n)
         # truncnormal by inverse CDF (exact, no rejection loop)
         from scipy.stats import truncnorm
 
-        a = (self.low - self.mean) / self.std  # type: ignore[operator]
-        b = (self.high - self.mean) / self.std  # type: ignore[operator]
+        mean, std = self._num("mean"), self._num("std")
+        a = (self._num("low") - mean) / std
+        b = (self._num("high") - mean) / std
         u = rng.uniform(size=n)
-        return truncnorm.ppf(u, a, b, loc=self.mean, scale=self.std)
+        return truncnorm.ppf(u, a, b, loc=mean, scale=std)
 
     def bounds(self) -> tuple[float, float]:
         """Support of the prior (±inf for an untruncated normal)."""
         if self.dist == "fixed":
-            return float(self.value), float(self.value)  # type: ignore[arg-type]
+            return self._num("value"), self._num("value")
         if self.dist == "normal":
             return -math.inf, math.inf
-        return float(self.low), float(self.high)  # type: ignore[arg-type]
+        return self._num("low"), self._num("high")
 
     @property
     def varies(self) -> bool:

@@ -149,9 +149,9 @@ def to_xarray(arrays: dict[str, np.ndarray], q: np.ndarray, attrs: dict[str, Any
         data_vars[name] = (dims, v)
     ds = xr.Dataset(data_vars, coords={"sample": arrays["sample"], "q": ("q", np.asarray(q, dtype=np.float64))})
     ds["q"].attrs["units"] = ATTR["q"]
-    for v in ("I", "sigma", "I_true", "background"):
-        if v in ds:
-            ds[v].attrs["units"] = ATTR["intensity"]
+    for var in ("I", "sigma", "I_true", "background"):
+        if var in ds:
+            ds[var].attrs["units"] = ATTR["intensity"]
     for p in S.LENGTHS:
         if p in ds:
             ds[p].attrs["units"] = ATTR["length"]

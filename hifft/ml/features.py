@@ -74,6 +74,12 @@ class TargetCoder:
         self.mean, self.std = mean, std
         return self
 
+    def fitted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) per slot; raises if :meth:`fit` (or :meth:`from_dict`) has not set them."""
+        if self.mean is None or self.std is None:
+            raise ValueError("TargetCoder is not fitted: call fit() or from_dict() first")
+        return self.mean, self.std
+
     def encode(self, shape: np.ndarray, labels: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Standardized targets (n, n_slots) and a mask of the slots of each row's class."""
         n = len(shape)
@@ -82,17 +88,19 @@ class TargetCoder:
         for j, (c, p) in enumerate(self.slots):
             sel = shape == S.class_index(c)
             if sel.any():
-                y[sel, j] = (transform(p, labels[p][sel]) - self.mean[j]) / self.std[j]
+                mean, std = self.fitted()
+                y[sel, j] = (transform(p, labels[p][sel]) - mean[j]) / std[j]
                 w[sel, j] = True
         if not np.all(np.isfinite(y[w])):
             raise ValueError("labels contain non-finite values where the class needs them")
         return y, w
 
     def to_dict(self) -> dict:
+        mean, std = self.fitted()
         return {
             "slots": [list(s) for s in self.slots],
-            "mean": self.mean.tolist(),
-            "std": self.std.tolist(),
+            "mean": mean.tolist(),
+            "std": std.tolist(),
         }
 
     @classmethod

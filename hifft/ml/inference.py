@@ -157,8 +157,9 @@ class Predictor:
             probs, mu, var = ensemble_predict(self.members, x, batch)
         dt = time.perf_counter() - t0
         sd = np.sqrt(var) * self.calibration[None, :]
-        t_mu = mu * self.coder.std[None, :] + self.coder.mean[None, :]
-        t_sd = sd * self.coder.std[None, :]
+        cmean, cstd = self.coder.fitted()
+        t_mu = mu * cstd[None, :] + cmean[None, :]
+        t_sd = sd * cstd[None, :]
         zc = norm.ppf(0.5 + self.coverage / 2)
         n, ns = mu.shape
         sv, ss, slo, shi = (np.empty((n, ns)) for _ in range(4))
@@ -175,10 +176,10 @@ class Predictor:
         for k, c in enumerate(self.classes):
             rows = pred == k
             for a, p in enumerate(S.ALL_PARAMS):
-                j = slot_index.get((c, p))
-                if j is not None:
-                    val[rows, a], std[rows, a] = sv[rows, j], ss[rows, j]
-                    lo[rows, a], hi[rows, a] = slo[rows, j], shi[rows, j]
+                col = slot_index.get((c, p))
+                if col is not None:
+                    val[rows, a], std[rows, a] = sv[rows, col], ss[rows, col]
+                    lo[rows, a], hi[rows, a] = slo[rows, col], shi[rows, col]
         slot_names = [f"{c}:{p}" for c, p in self.coder.slots]
         ds = xr.Dataset(
             {

@@ -116,16 +116,18 @@ def sasmodels_pars(
     pd = {"pd_n": spec.pd_n, "pd_nsigma": spec.pd_nsigma, "pd_type": "gaussian"}
 
     def poly(name: str, width: float) -> dict[str, Any]:
-        d = {f"{name}_pd": float(width)}
+        d: dict[str, Any] = {f"{name}_pd": float(width)}
         d.update({f"{name}_{k}": v for k, v in pd.items()})
         return d
 
     p: dict[str, Any] = {"scale": float(scale), "background": float(background)}
+    # each branch reads its class's own spec (the same object as ``spec``), typed with its sld fields
     if model in ("sphere", "sphere@hardsphere"):
+        sph = shapes.hardsphere if model == "sphere@hardsphere" else shapes.sphere
         p.update(
             radius=label["radius"],
-            sld=spec.sld,
-            sld_solvent=spec.sld_solvent,
+            sld=sph.sld,
+            sld_solvent=sph.sld_solvent,
             **poly("radius", label["radius_pd"]),
         )
         if model == "sphere@hardsphere":
@@ -144,8 +146,8 @@ def sasmodels_pars(
         p.update(
             radius=label["radius"],
             length=label["length"],
-            sld=spec.sld,
-            sld_solvent=spec.sld_solvent,
+            sld=shapes.cylinder.sld,
+            sld_solvent=shapes.cylinder.sld_solvent,
             **poly("radius", label["radius_pd"]),
             **poly("length", label["length_pd"]),
         )
@@ -153,17 +155,17 @@ def sasmodels_pars(
         p.update(
             radius=label["radius"],
             thickness=label["thickness"],
-            sld_core=spec.sld_core,
-            sld_shell=spec.sld_shell,
-            sld_solvent=spec.sld_solvent,
+            sld_core=shapes.core_shell_sphere.sld_core,
+            sld_shell=shapes.core_shell_sphere.sld_shell,
+            sld_solvent=shapes.core_shell_sphere.sld_solvent,
             **poly("radius", label["radius_pd"]),
         )
     elif model == "ellipsoid":
         p.update(
             radius_polar=label["radius_polar"],
             radius_equatorial=label["radius_equatorial"],
-            sld=spec.sld,
-            sld_solvent=spec.sld_solvent,
+            sld=shapes.ellipsoid.sld,
+            sld_solvent=shapes.ellipsoid.sld_solvent,
             **poly("radius_polar", label["radius_pd"]),
             **poly("radius_equatorial", label["radius_pd"]),
         )

@@ -24,7 +24,7 @@ import functools
 import math
 import operator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import AfterValidator, BeforeValidator, Field, create_model, model_validator
 
@@ -33,7 +33,7 @@ from ..config import StrictModel
 from ..grid import Grid
 from .distributions import NSIGMAS
 from .placement import KINDS
-from .shapes import SHAPES
+from .shapes import SHAPES, Shape
 
 
 def _length(v: Any) -> float:
@@ -105,12 +105,16 @@ class OrientationSpec(StrictModel):
 
 
 class PlacementSpec(StrictModel):
-    kind: PlacementKind = "random"  # type: ignore[valid-type]
+    kind: PlacementKind = "random"
     boundary: Literal["wrap", "inside"] = "wrap"
     max_tries_per_particle: Annotated[int, Field(ge=1)] = 2000
 
 
 class _ComponentBase(StrictModel):
+    if TYPE_CHECKING:
+        #: the shape's name; each shape's model (:func:`_component_model`) declares it as its Literal tag
+        shape: str
+
     count: Annotated[int, Field(gt=0)] | None = None
     volume_fraction: Annotated[float, Field(gt=0, lt=1)] | None = None
     polydispersity: (
@@ -120,7 +124,7 @@ class _ComponentBase(StrictModel):
     ) = None
     distribution: Distribution | dict[str, Distribution] = "gaussian"  # type: ignore[valid-type]
     orientation: Literal["uniform", "fixed"] | OrientationSpec = "uniform"
-    placement: PlacementKind | PlacementSpec = "random"  # type: ignore[valid-type]
+    placement: PlacementKind | PlacementSpec = "random"
     boundary: Literal["wrap", "inside"] | None = None
     #: explicit centres [z, y, x] (Å or with units), box centred on 0
     positions: list[tuple[Annotated[float, BeforeValidator(_length)], ...]] | None = None
@@ -135,8 +139,8 @@ class _ComponentBase(StrictModel):
         return self
 
 
-def _component_model(name: str, cls: type) -> type[StrictModel]:
-    fields: dict[str, Any] = {"shape": (Literal[name], ...)}  # type: ignore[valid-type]
+def _component_model(name: str, cls: type[Shape]) -> type[StrictModel]:
+    fields: dict[str, Any] = {"shape": (Literal[name], ...)}
     for p in cls.size_parameters:
         fields[p] = (Thickness if p in cls._may_be_zero else Length, ...)
     for p in cls.sld_parameters:
@@ -149,7 +153,11 @@ def _component_model(name: str, cls: type) -> type[StrictModel]:
 COMPONENT_MODELS: dict[str, type[StrictModel]] = {
     n: _component_model(n, c) for n, c in SHAPES.items()
 }
-ComponentSpec = Annotated[functools.reduce(operator.or_, COMPONENT_MODELS.values()), Field(discriminator="shape")]
+if TYPE_CHECKING:
+    # mypy cannot read a union built at run time; every member is a _ComponentBase subclass
+    ComponentSpec: TypeAlias = _ComponentBase
+else:
+    ComponentSpec = Annotated[functools.reduce(operator.or_, COMPONENT_MODELS.values()), Field(discriminator="shape")]
 
 
 class SceneSpec(StrictModel):
@@ -160,7 +168,7 @@ class SceneSpec(StrictModel):
     voxelization: Literal["antialias", "binary"] = "antialias"
     overlap: Literal["sum", "clip"] = "sum"
     supersample: Annotated[int, Field(ge=1, le=32)] | None = None
-    components: Annotated[list[ComponentSpec], Field(min_length=1)]  # type: ignore[valid-type]
+    components: Annotated[list[ComponentSpec], Field(min_length=1)]
 
 
 class SourceSpec(StrictModel):
@@ -211,14 +219,16 @@ def scene_from_spec(grid_spec: GridSpec, scene_spec: SceneSpec) -> Any:
     for i, comp in enumerate(scene_spec.components):
         cls = shape_class(comp.shape)
         shape = cls(**{p: getattr(comp, p) for p in (*cls.size_parameters, *cls.sld_parameters)})
-        pd = comp.polydispersity
-        if isinstance(pd, dict):
-            pd = {
-                k: (v.model_dump() if isinstance(v, DispersionSpec) else v) for k, v in pd.items()
-            }
-        orient = comp.orientation
-        if isinstance(orient, OrientationSpec):
-            orient = orient.model_dump(exclude_none=True)
+        pd: float | dict[str, Any] | None = (
+            {k: (v.model_dump() if isinstance(v, DispersionSpec) else v) for k, v in comp.polydispersity.items()}
+            if isinstance(comp.polydispersity, dict)
+            else comp.polydispersity
+        )
+        orient: str | dict[str, Any] = (
+            comp.orientation.model_dump(exclude_none=True)
+            if isinstance(comp.orientation, OrientationSpec)
+            else comp.orientation
+        )
         place = comp.placement
         if isinstance(place, PlacementSpec):
             place = place.model_dump()
@@ -264,12 +274,19 @@ def source_from_spec(spec: BuildSpec) -> Any:
     else:
         vol = importers.read_chgcar(s.path, quantity=s.quantity, sld_solvent=s.sld_solvent)
     if s.tile is not None:
-        vol = importers.tile(vol, s.tile if isinstance(s.tile, int) else tuple(s.tile))
+        vol = importers.tile(vol, _one_or_three(s.tile, "tile"))
     if s.upsample is not None:
-        vol = importers.upsample(
-            vol, s.upsample if isinstance(s.upsample, int) else tuple(s.upsample)
-        )
+        vol = importers.upsample(vol, _one_or_three(s.upsample, "upsample"))
     return vol
+
+
+def _one_or_three(v: int | tuple[int, ...], name: str) -> int | tuple[int, int, int]:
+    """``v`` as an int or a (z, y, x) triple; other lengths are an error naming ``source.<name>``."""
+    if isinstance(v, int):
+        return v
+    if len(v) != 3:
+        raise ValueError(f"source.{name}: give 1 or 3 values (z, y, x), got {len(v)}")
+    return v[0], v[1], v[2]
 
 
 def _guess(path: Path) -> str:

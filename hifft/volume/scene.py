@@ -227,7 +227,7 @@ class Scene:
             raise TypeError(
                 f"{where}: shape must be one of hifft.shapes, got {type(shape).__name__}"
             )
-        pos_t = None
+        pos_t: tuple[tuple[float, float, float], ...] | None = None
         if positions is not None:
             arr = np.asarray(positions, dtype=np.float64)
             if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0 or not np.isfinite(arr).all():
@@ -253,7 +253,7 @@ class Scene:
             if isinstance(placement, Placement):
                 placement = placement.to_dict()
             placement = {**placement, "kind": "given"} if isinstance(placement, dict) else "given"
-            pos_t = tuple(tuple(float(v) for v in row) for row in arr)
+            pos_t = tuple((float(z), float(y), float(x)) for z, y, x in arr)
         elif placement == "given" or (
             isinstance(placement, dict) and placement.get("kind") == "given"
         ):
@@ -412,6 +412,13 @@ class Scene:
 
 
 # ---- planning internals --------------------------------------------------------
+def _fraction(comp: Component, where: str) -> float:
+    """The component's volume fraction (set whenever ``count`` is not; ``Scene.add`` checks it)."""
+    if comp.volume_fraction is None:
+        raise ValueError(f"{where}: give exactly one of count= or volume_fraction=")
+    return comp.volume_fraction
+
+
 def _streams(seed: int, index: int, comp: Component) -> dict[str, np.random.Generator]:
     root = np.random.SeedSequence(entropy=seed, spawn_key=(index,))
     sizes, orient, pos, est = root.spawn(4)
@@ -506,7 +513,7 @@ def _plan(scene: Scene) -> Particles:
                     if comp.polydispersity
                     else comp.shape.arrays(1)
                 )
-                density = comp.volume_fraction / float(shape.volume_of(est).mean())
+                density = _fraction(comp, where) / float(shape.volume_of(est).mean())
             cells = lattice_cells(place.kind, box, density)
             sites = lattice_sites(place.kind, box, cells)
             if len(sites) > MAX_PARTICLES:
@@ -522,7 +529,7 @@ def _plan(scene: Scene) -> Particles:
         elif comp.count is not None:
             params = _draw_sizes(comp, comp.count, rngs)
         else:
-            params = _draw_to_volume(comp, comp.volume_fraction * vbox, rngs, where)
+            params = _draw_to_volume(comp, _fraction(comp, where) * vbox, rngs, where)
         n = len(next(iter(params.values())))
         rot = comp.orientation.sample(n, rngs["orient"])
         ext = shape.half_extents(params, rot)
