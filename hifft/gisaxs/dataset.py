@@ -28,15 +28,16 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._version import __version__
-from ..runner import Outcome, Runner, client_context, resumable
-from ..store import Manifest, StoreError, check_free_space
+from ..runner import Outcome
+from ..sampleset import GROUP, TEMPLATE, ChunkTask, open_dataset_store, run_dataset_job, write_region
+from ..sampleset import chunk_bounds as _bounds
+from ..store import Manifest
 from .config import GisaxsConfig
 from .detector import apply_conventions, beam_stops, bin_down, dead_pixels, horizon, module_gaps, poisson_counts
 from .detector import expected_counts as _counts
@@ -45,14 +46,8 @@ from .layer import voxelize
 from .simulate import Islands, islands_image, layer_image
 from .structure import place
 
-GROUP = "data"
 FORMAT = "hifft.gisaxs.images/1"
-TEMPLATE = "template"
 LABELS = ("radius", "sigma_r", "distance", "omega_d", "density", "coverage", "flux")
-
-
-def chunk_name(k: int) -> str:
-    return f"chunk-{k:06d}"
 
 
 def job_spec(cfg: GisaxsConfig) -> dict[str, Any]:
@@ -60,11 +55,8 @@ def job_spec(cfg: GisaxsConfig) -> dict[str, Any]:
 
 
 def chunk_bounds(cfg: GisaxsConfig, k: int) -> tuple[int, int]:
-    d = cfg.dataset
-    if not 0 <= k < d.n_chunks:
-        raise IndexError(f"chunk {k} outside 0..{d.n_chunks - 1}")
-    i0 = k * d.chunk_size
-    return i0, min(d.n_samples, i0 + d.chunk_size)
+    """Samples ``[i0, i1)`` of chunk ``k``."""
+    return _bounds(cfg.dataset.n_samples, cfg.dataset.chunk_size, k)
 
 
 def draw_labels(cfg: GisaxsConfig, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
@@ -191,18 +183,6 @@ def _attrs(cfg: GisaxsConfig) -> dict[str, Any]:
             "geometry": json.dumps(cfg.geometry(1).to_dict())}
 
 
-@dataclass(frozen=True)
-class ChunkTask:
-    """One task of a dataset job: chunk ``index`` of the store at ``store``."""
-
-    store: str
-    index: int
-
-    @property
-    def name(self) -> str:
-        return chunk_name(self.index)
-
-
 def write_chunk(task: ChunkTask, cfg: GisaxsConfig) -> Outcome:
     """Runner task: make chunk ``task.index`` and write its region (the runner then marks it done)."""
     t0 = time.perf_counter()
@@ -210,7 +190,7 @@ def write_chunk(task: ChunkTask, cfg: GisaxsConfig) -> Outcome:
     arrays = generate_arrays(cfg, task.index)
     ds = to_xarray(arrays, cfg).drop_vars(["alpha_f", "two_theta_f", "q_y", "q_z"])
     ds.attrs = {}
-    ds.to_zarr(task.store, group=GROUP, region={"sample": slice(i0, i1)}, consolidated=False)
+    write_region(ds, task.store, i0, i1)
     return Outcome(info={"samples": [i0, i1], "seconds": time.perf_counter() - t0,
                          "voxel": int(arrays["route"].sum())}, value=i1 - i0)
 
@@ -246,43 +226,23 @@ def make_dataset(cfg: GisaxsConfig, out: str | os.PathLike[str], client: Any = N
     ``client`` as everywhere (None: this process; "local"; an address or a Client).
     ``max_chunks`` stops after that many new chunks (to test resuming).
     """
-    path = Path(out)
-    tasks = [ChunkTask(str(path), k) for k in range(cfg.dataset.n_chunks)]
-    names = [t.name for t in tasks]
-    with resumable(path, job_spec(cfg), overwrite=overwrite) as (man, resumed):
-        if resumed and man.complete:
-            return path
-        check_free_space(path, 0 if resumed else estimate_bytes(cfg), "GISAXS dataset")
-        if not man.is_done(TEMPLATE):
-            write_template(cfg, path)
-            man.mark_done(TEMPLATE)
-        if max_chunks is not None:
-            done = man.done()
-            tasks = [t for t in tasks if t.name in done] + [t for t in tasks if t.name not in done][:max_chunks]
-        with client_context(client) as c:
-            Runner(c, progress=progress).map(write_chunk, tasks, desc="gisaxs images", manifest=man, shared=cfg,
-                                             unit="chunks")
-        if not man.pending(names):
-            seconds = sum(man.info(t)["seconds"] for t in names)
-            voxel = sum(man.info(t)["voxel"] for t in names)
-            man.mark_complete([*names, TEMPLATE], {"n_samples": cfg.dataset.n_samples, "voxel_images": voxel,
-                                                   "task_seconds": seconds})
-    return path
+    def summarize(man: Manifest, names: list[str]) -> dict[str, Any]:
+        return {"n_samples": cfg.dataset.n_samples, "voxel_images": sum(man.info(t)["voxel"] for t in names),
+                "task_seconds": sum(man.info(t)["seconds"] for t in names)}
+
+    return run_dataset_job(
+        out, job_spec(cfg), n_chunks=cfg.dataset.n_chunks, write_template=lambda p: write_template(cfg, p),
+        write_chunk=write_chunk, cfg=cfg, summarize=summarize, what="GISAXS dataset",
+        estimate_bytes=estimate_bytes(cfg), client=client, overwrite=overwrite, progress=progress,
+        max_chunks=max_chunks,
+    )
 
 
 def open_dataset(path: str | os.PathLike[str], allow_incomplete: bool = False):
     """The images of a dataset store (lazy) as an xarray Dataset; refuses an unfinished store."""
-    import xarray as xr
-
-    p = Path(path)
-    if not (p / GROUP / "zarr.json").exists():
-        raise StoreError(f"{p}: not an hifft GISAXS dataset (no {GROUP}/zarr.json)")
-    man = Manifest(p)
-    if not man.complete and not allow_incomplete:
-        raise StoreError(f"{p}: job not finished ({len(man.done() - {TEMPLATE})} chunk(s) done); rerun "
-                         "`hifft gisaxs dataset` to resume")
-    return xr.open_zarr(p, group=GROUP, consolidated=False)
+    return open_dataset_store(path, what="GISAXS dataset", command="`hifft gisaxs dataset`",
+                              allow_incomplete=allow_incomplete)
 
 
-__all__ = ["ChunkTask", "LABELS", "chunk_bounds", "draw_labels", "generate_arrays", "make_dataset",
+__all__ = ["GROUP", "TEMPLATE", "ChunkTask", "LABELS", "chunk_bounds", "draw_labels", "generate_arrays", "make_dataset",
            "open_dataset", "to_xarray", "write_chunk", "write_template"]

@@ -27,29 +27,32 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._version import __version__
-from ..runner import Outcome, Runner, client_context, resumable
-from ..store import Manifest, StoreError, check_free_space
+from ..runner import Outcome
+from ..sampleset import (
+    GROUP,
+    TEMPLATE,
+    ChunkTask,
+    chunk_name,
+    open_dataset_store,
+    run_dataset_job,
+    write_region,
+)
+from ..sampleset import chunk_bounds as _bounds
+from ..store import Manifest
 from . import shapes as S
 from .config import DatasetConfig
 from .noise import add_noise
 
-GROUP = "data"
 FORMAT = "hifft.ml.curves/1"
 SPLITS = ("train", "val", "test")
 _CURVE_VARS = ("I", "sigma", "I_true")
 #: Manifest task written once before the chunks: the group's metadata.
-TEMPLATE = "template"
-
-
-def chunk_name(k: int) -> str:
-    return f"chunk-{k:06d}"
 
 
 def job_spec(cfg: DatasetConfig) -> dict[str, Any]:
@@ -83,10 +86,8 @@ def _attrs(cfg: DatasetConfig, source: str) -> dict[str, Any]:
 
 
 def chunk_bounds(cfg: DatasetConfig, k: int) -> tuple[int, int]:
-    if not 0 <= k < cfg.n_chunks:
-        raise IndexError(f"chunk {k} outside 0..{cfg.n_chunks - 1}")
-    i0 = k * cfg.chunk_size
-    return i0, min(cfg.n_samples, i0 + cfg.chunk_size)
+    """Samples ``[i0, i1)`` of chunk ``k``."""
+    return _bounds(cfg.n_samples, cfg.chunk_size, k)
 
 
 def generate_arrays(cfg: DatasetConfig, k: int) -> dict[str, np.ndarray]:
@@ -168,25 +169,13 @@ def generate_chunk(cfg: DatasetConfig, k: int):
     return to_xarray(generate_arrays(cfg, k), cfg.q.values(), _attrs(cfg, "sasmodels"))
 
 
-@dataclass(frozen=True)
-class ChunkTask:
-    """One task of a dataset job: chunk ``index`` of the store at ``store`` (a path)."""
-
-    store: str
-    index: int
-
-    @property
-    def name(self) -> str:
-        return chunk_name(self.index)
-
-
 def write_chunk(task: ChunkTask, cfg: DatasetConfig) -> Outcome:
     """Runner task: make chunk ``task.index`` and write its region (the runner then marks it done)."""
     t0 = time.perf_counter()
     i0, i1 = chunk_bounds(cfg, task.index)
     ds = generate_chunk(cfg, task.index).drop_vars("q")
     ds.attrs = {}
-    ds.to_zarr(task.store, group=GROUP, region={"sample": slice(i0, i1)}, consolidated=False)
+    write_region(ds, task.store, i0, i1)
     dt = time.perf_counter() - t0
     counts = np.bincount(ds["shape"].values, minlength=len(S.CLASSES)).tolist()
     return Outcome(info={"samples": [i0, i1], "seconds": dt, "per_class": counts}, value=i1 - i0)
@@ -245,40 +234,19 @@ def make_dataset(
     ``max_chunks`` stops after that many new chunks (to test resuming); the
     store is then left incomplete.
     """
-    path = Path(out)
-    tasks = [ChunkTask(str(path), k) for k in range(cfg.n_chunks)]
-    names = [t.name for t in tasks]
-    with resumable(path, job_spec(cfg), overwrite=overwrite) as (man, resumed):
-        if resumed and man.complete:
-            return path
-        check_free_space(path, 0 if resumed else estimate_bytes(cfg), "ML dataset")
-        S.compile_models(cfg.classes, cfg.precision)  # here, before workers race to compile
-        if not man.is_done(TEMPLATE):
-            write_template(cfg, path)
-            man.mark_done(TEMPLATE)
-        if max_chunks is not None:
-            done = man.done()
-            tasks = [t for t in tasks if t.name in done] + [t for t in tasks if t.name not in done][:max_chunks]
-        with client_context(client) as c:
-            Runner(c, progress=progress).map(
-                write_chunk, tasks, desc="dataset chunks", manifest=man, shared=cfg, unit="chunks"
-            )
-        if not man.pending(names):
-            per_class = np.zeros(len(S.CLASSES), dtype=int)
-            seconds = 0.0
-            for t in names:
-                info = man.info(t)
-                per_class += np.asarray(info["per_class"])
-                seconds += info["seconds"]
-            man.mark_complete(
-                [*names, TEMPLATE],
-                {
-                    "n_samples": cfg.n_samples,
-                    "per_class": dict(zip(S.CLASSES, per_class.tolist(), strict=True)),
-                    "task_seconds": seconds,
-                },
-            )
-    return path
+    def summarize(man: Manifest, names: list[str]) -> dict[str, Any]:
+        per_class = np.zeros(len(S.CLASSES), dtype=int)
+        for t in names:
+            per_class += np.asarray(man.info(t)["per_class"])
+        return {"n_samples": cfg.n_samples, "per_class": dict(zip(S.CLASSES, per_class.tolist(), strict=True)),
+                "task_seconds": sum(man.info(t)["seconds"] for t in names)}
+
+    return run_dataset_job(
+        out, job_spec(cfg), n_chunks=cfg.n_chunks, write_template=lambda p: write_template(cfg, p),
+        write_chunk=write_chunk, cfg=cfg, summarize=summarize, what="ML dataset", estimate_bytes=estimate_bytes(cfg),
+        client=client, overwrite=overwrite, progress=progress, max_chunks=max_chunks,
+        prepare=lambda: S.compile_models(cfg.classes, cfg.precision),  # before workers race to compile
+    )
 
 
 def open_dataset(path: str | os.PathLike[str], allow_incomplete: bool = False):
@@ -287,20 +255,14 @@ def open_dataset(path: str | os.PathLike[str], allow_incomplete: bool = False):
     Refuses an unfinished store (unless ``allow_incomplete``): chunks that
     were never written read back as zeros, which must not pass for data.
     """
-    import xarray as xr
-
-    p = Path(path)
-    if not (p / GROUP / "zarr.json").exists():
-        raise StoreError(f"{p}: not an hifft ML dataset (no {GROUP}/zarr.json)")
-    man = Manifest(p)
-    if not man.complete and not allow_incomplete:
-        n_done = len([t for t in man.done() if t != TEMPLATE])
-        raise StoreError(
-            f"{p}: job not finished ({n_done} task(s) done, store not marked complete); "
-            "rerun the command that made it (`hifft ml dataset` / `hifft ml fft-subset`) to resume"
-        )
-    return xr.open_zarr(p, group=GROUP, consolidated=False)
+    return open_dataset_store(path, what="ML dataset", allow_incomplete=allow_incomplete,
+                              command="`hifft ml dataset` / `hifft ml fft-subset`")
 
 
 def classes_of(ds) -> list[str]:
     return json.loads(ds.attrs["classes"])
+
+
+# the store frame's names, re-exported for the ML package's own modules and users
+__all__ = ["GROUP", "TEMPLATE", "ChunkTask", "chunk_bounds", "chunk_name", "classes_of", "generate_arrays",
+           "generate_chunk", "job_spec", "make_dataset", "open_dataset", "to_xarray", "write_chunk", "write_template"]
