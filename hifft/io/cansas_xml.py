@@ -95,43 +95,97 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def read_cansas_xml(path: str | os.PathLike[str]) -> xr.Dataset:
+def _entries(root: ET.Element) -> list[tuple[str, ET.Element, ET.Element]]:
+    """(label, SASentry, SASdata) for every SASdata of every SASentry, in file order."""
+    out = []
+    entries = [e for e in root.iter() if _local(e.tag) == "SASentry"]
+    for k, e in enumerate(entries):
+        title = next((c.text for c in e if _local(c.tag) == "Title" and c.text), None)
+        ename = e.get("name") or (title.strip() if title else f"entry{k}")
+        datas = [d for d in e if _local(d.tag) == "SASdata"]
+        for j, d in enumerate(datas):
+            label = ename if len(datas) == 1 else f"{ename}/{d.get('name') or f'data{j}'}"
+            out.append((label, e, d))
+    return out
+
+
+def cansas_xml_entries(path: str | os.PathLike[str]) -> list[str]:
+    """Labels of the curves (one per SASentry/SASdata) of a canSAS XML file, for ``entry=``."""
+    return [lab for lab, _, _ in _entries(ET.parse(path).getroot())]
+
+
+def select_entry(labels: list[str], entry: int | str | None, source: str) -> int:
+    """Index of ``entry`` (an index or a label) among ``labels``; None only when there is one.
+
+    A file with several curves and no choice is an error listing them.
+    """
+    listing = "; ".join(f"{k}: {lab!r}" for k, lab in enumerate(labels[:10]))
+    if len(labels) > 10:
+        listing += f"; ... {len(labels) - 10} more"
+    if entry is None:
+        if len(labels) == 1:
+            return 0
+        raise ValueError(f"{source}: {len(labels)} curves in the file; choose one with entry= ({listing})")
+    if isinstance(entry, int) or (isinstance(entry, str) and entry.isdigit()):
+        k = int(entry)
+        if not 0 <= k < len(labels):
+            raise ValueError(f"{source}: no entry {k} ({listing})")
+        return k
+    if entry in labels:
+        return labels.index(entry)
+    raise ValueError(f"{source}: no entry {entry!r} ({listing})")
+
+
+def read_cansas_xml(
+    path: str | os.PathLike[str], entry: int | str | None = None, negative: str = "error"
+) -> xr.Dataset:
     """A 1D curve from a canSAS 1D XML file (v1.0 or v1.1), in 1/Å and 1/cm.
 
-    Reads the ``Idata`` rows (``Q``, ``I``, ``Idev`` with ``unit``
-    attributes) of the first ``SASentry/SASdata``. Returns a Dataset with
-    coord ``q`` and variables ``I``, ``sigma``, ``mask``; ``attrs`` hold
-    ``title``, ``format``, ``source``.
+    Reads the ``Idata`` rows (``Q``, ``I``, ``Idev``, ``Qdev`` with ``unit``
+    attributes) of one ``SASentry/SASdata``: ``entry`` is its index or label
+    (:func:`cansas_xml_entries`); a file with several and no ``entry`` is an
+    error listing them. 2D data (``Qx``/``Qy`` rows) is refused. Without
+    ``Idev`` σ is estimated (see :func:`hifft.io.profile.curve_dataset`);
+    ``Qdev`` becomes ``q_std``; ``negative`` as in ``curve_dataset``.
+    Returns a Dataset with coord ``q`` and variables ``I``, ``sigma``,
+    ``mask``; ``attrs`` hold ``title``, ``entry``, ``format``, ``source``.
     """
     p = Path(path)
     root = ET.parse(p).getroot()
-    sasdata = next((e for e in root.iter() if _local(e.tag) == "SASdata"), None)
-    if sasdata is None:
+    found = _entries(root)
+    if not found:
         raise ValueError(f"{p}: no SASdata element (not canSAS 1D XML)")
-    qs, is_, ss = [], [], []
-    uq = ui = None
-    for row in sasdata:
-        if _local(row.tag) != "Idata":
-            continue
-        vals = {_local(c.tag): c for c in row}
+    k = select_entry([lab for lab, _, _ in found], entry, str(p))
+    label, sasentry, sasdata = found[k]
+    src = f"{p} [entry {label!r}]" if len(found) > 1 else str(p)
+    cols: dict[str, list[float]] = {"Q": [], "I": [], "Idev": [], "Qdev": []}
+    unit: dict[str, str | None] = {}
+    rows = [r for r in sasdata if _local(r.tag) == "Idata"]
+    if any(_local(c.tag) in ("Qx", "Qy") for r in rows[:1] for c in r):
+        raise ValueError(f"{src}: 2D data (Idata rows hold Qx, Qy); hifft reads 1D curves I(q) only")
+    for r in rows:
+        vals = {_local(c.tag): c for c in r}
         if "Q" not in vals or "I" not in vals:
             continue
-        qs.append(float(vals["Q"].text))
-        is_.append(float(vals["I"].text))
-        ss.append(float(vals["Idev"].text) if "Idev" in vals and vals["Idev"].text else np.nan)
-        uq = uq or vals["Q"].get("unit")
-        ui = ui or vals["I"].get("unit")
-    if not qs:
-        raise ValueError(f"{p}: SASdata has no Idata rows with Q and I")
-    fq = column_factor(uq, "q", str(p))
-    fi = column_factor(ui, "intensity", str(p))
-    s = np.asarray(ss) * fi
-    title = next((e.text for e in root.iter() if _local(e.tag) == "Title"), "") or ""
+        for name in cols:
+            c = vals.get(name)
+            cols[name].append(float(c.text) if c is not None and c.text and c.text.strip() else np.nan)
+            if c is not None:
+                unit.setdefault(name, c.get("unit"))
+    if not cols["Q"]:
+        raise ValueError(f"{src}: SASdata has no Idata rows with Q and I")
+    fq = column_factor(unit.get("Q"), "q", src)
+    fi = column_factor(unit.get("I"), "intensity", src)
+    s = np.asarray(cols["Idev"]) * column_factor(unit.get("Idev", unit.get("I")), "intensity", src)
+    dq = np.asarray(cols["Qdev"]) * column_factor(unit.get("Qdev", unit.get("Q")), "q", src)
+    title = next((c.text for c in sasentry if _local(c.tag) == "Title"), "") or ""
     return curve_dataset(
-        np.asarray(qs) * fq,
-        np.asarray(is_) * fi,
+        np.asarray(cols["Q"]) * fq,
+        np.asarray(cols["I"]) * fi,
         None if np.all(np.isnan(s)) else s,
         None,
-        str(p),
-        {"title": title, "format": "canSAS XML"},
+        src,
+        {"title": title.strip(), "entry": label, "format": "canSAS XML"},
+        dq=None if np.all(np.isnan(dq)) else dq,
+        negative=negative,
     )

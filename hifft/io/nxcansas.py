@@ -105,38 +105,75 @@ def to_nxcansas(ds: xr.Dataset, path: str | os.PathLike, title: str | None = Non
     return path
 
 
-def read_nxcansas(path: str | os.PathLike[str]) -> xr.Dataset:
-    """A 1D curve from an NXcanSAS file (HDF5), in 1/Å and 1/cm.
+def _text_attr(obj: Any, *names: str, default: str = "") -> str:
+    """The first of ``names`` among ``obj``'s attributes, decoded (older files say ``unit``, newer ``units``)."""
+    for n in names:
+        if n in obj.attrs:
+            v = obj.attrs[n]
+            v = np.ravel(v)[0] if np.ndim(v) else v
+            return v.decode() if isinstance(v, bytes) else str(v)
+    return default
 
-    Reads the first group marked ``canSAS_class="SASdata"`` (or
-    ``NX_class="NXdata"``) that holds ``I`` and ``Q``; the uncertainty is the
-    dataset named by ``I``'s ``uncertainties`` attribute (default ``Idev``);
-    an optional ``mask`` (true = masked out, as in NXcanSAS) is honoured.
-    Returns a Dataset with coord ``q`` and variables ``I``, ``sigma``,
-    ``mask`` (true = used); ``attrs`` hold ``title``, ``format``, ``source``.
-    """
-    p = Path(path)
-    found: list[Any] = []
+
+def _sasdata_groups(f: h5py.File) -> list[tuple[str, Any]]:
+    """(path, group) of every SASdata (or NXdata) group holding ``I``, in file order."""
+    found: list[tuple[str, Any]] = []
 
     def visit(name: str, obj: Any) -> None:
-        if found or not isinstance(obj, h5py.Group):
-            return
-        cls = obj.attrs.get("canSAS_class", obj.attrs.get("NX_class", b""))
-        cls = cls.decode() if isinstance(cls, bytes) else str(cls)
-        if cls in ("SASdata", "NXdata") and "I" in obj and "Q" in obj:
-            found.append(obj)
+        if isinstance(obj, h5py.Group) and "I" in obj:
+            cls = _text_attr(obj, "canSAS_class") or _text_attr(obj, "NX_class")
+            if cls in ("SASdata", "NXdata"):
+                found.append((name, obj))
 
+    f.visititems(visit)
+    return found
+
+
+def nxcansas_entries(path: str | os.PathLike[str]) -> list[str]:
+    """HDF5 paths of the SASdata groups of an NXcanSAS file (the labels ``entry=`` takes)."""
+    with h5py.File(path, "r") as f:
+        return [name for name, _ in _sasdata_groups(f)]
+
+
+def read_nxcansas(
+    path: str | os.PathLike[str], entry: int | str | None = None, negative: str = "error"
+) -> xr.Dataset:
+    """A 1D curve from an NXcanSAS file (HDF5), in 1/Å and 1/cm.
+
+    Reads one group marked ``canSAS_class="SASdata"`` (or
+    ``NX_class="NXdata"``) holding ``I`` and ``Q``: ``entry`` is its index or
+    HDF5 path (:func:`nxcansas_entries`); several and no ``entry`` is an error
+    listing them. 2D data (``Qx``/``Qy`` or a 2D ``I``) is refused. The
+    uncertainty is the dataset named by ``I``'s ``uncertainties`` (or older
+    ``uncertainty``) attribute, default ``Idev`` (estimated when absent, see
+    :func:`hifft.io.profile.curve_dataset`); Q's ``resolutions`` (default
+    ``Qdev``) becomes ``q_std``; an optional ``mask`` (true = masked out, as
+    in NXcanSAS) is honoured. Returns a Dataset with coord ``q`` and variables
+    ``I``, ``sigma``, ``mask`` (true = used); ``attrs`` hold ``title``,
+    ``entry``, ``format``, ``source``.
+    """
+    from .cansas_xml import select_entry
+
+    p = Path(path)
     with h5py.File(p, "r") as f:
-        f.visititems(visit)
+        found = _sasdata_groups(f)
         if not found:
-            raise ValueError(f"{p}: no NXcanSAS SASdata group with I and Q")
-        g = found[0]
-        q = g["Q"][()] * column_factor(g["Q"].attrs.get("units"), "q", str(p))
-        fi = column_factor(g["I"].attrs.get("units"), "intensity", str(p))
+            raise ValueError(f"{p}: no NXcanSAS SASdata group with I")
+        k = select_entry([name for name, _ in found], entry, str(p))
+        name, g = found[k]
+        src = f"{p} [entry {name!r}]" if len(found) > 1 else str(p)
+        if "Qx" in g or "Qy" in g or g["I"].ndim > 1:
+            raise ValueError(f"{src}: 2D data (I has shape {g['I'].shape}, Qx/Qy); hifft reads 1D curves I(q) only")
+        if "Q" not in g:
+            raise ValueError(f"{src}: SASdata has I but no Q")
+        fq = column_factor(_text_attr(g["Q"], "units", "unit") or None, "q", src)
+        fi = column_factor(_text_attr(g["I"], "units", "unit") or None, "intensity", src)
+        q = g["Q"][()] * fq
         i = g["I"][()] * fi
-        unc = g["I"].attrs.get("uncertainties", "Idev")
-        unc = unc.decode() if isinstance(unc, bytes) else str(unc)
+        unc = _text_attr(g["I"], "uncertainties", "uncertainty", default="Idev")
         s = g[unc][()] * fi if unc in g else None
+        res = _text_attr(g["Q"], "resolutions", "resolution", default="Qdev")
+        dq = g[res][()] * fq if res in g and g[res].shape == g["Q"].shape else None
         mask = ~g["mask"][()].astype(bool) if "mask" in g else None
         title = ""
         parent = g.parent
@@ -144,4 +181,6 @@ def read_nxcansas(path: str | os.PathLike[str]) -> xr.Dataset:
             t = parent["title"][()]
             t = np.ravel(t)[0] if np.ndim(t) else t
             title = t.decode() if isinstance(t, bytes) else str(t)
-    return curve_dataset(q, i, s, mask, str(p), {"title": title, "format": "NXcanSAS"})
+    return curve_dataset(
+        q, i, s, mask, src, {"title": title, "entry": name, "format": "NXcanSAS"}, dq=dq, negative=negative
+    )

@@ -5,7 +5,7 @@
 - :mod:`~hifft.ml.fft_subset`: validation curves from hifft's own FFT pipeline.
 - :mod:`~hifft.ml.train`, :mod:`~hifft.ml.model`: deep ensemble of residual 1D CNNs (torch).
 - :mod:`~hifft.ml.inference`: predictions as xarray.
-- :mod:`~hifft.ml.readers`: NXcanSAS/canSAS XML/text curves.
+- :mod:`~hifft.ml.readers`: picks the :mod:`hifft.io` reader for a curve file by its extension.
 - :mod:`~hifft.ml.baseline`: least-squares fits with sasmodels + scipy.
 - :mod:`~hifft.ml.evaluate`: metrics, targets, report.
 

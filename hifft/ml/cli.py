@@ -206,13 +206,19 @@ def predict_cmd(
         typer.Argument(help="Curve: .h5/.nxs NXcanSAS, .xml canSAS 1D, .nc, .zarr, .csv/.dat."),
     ],
     out: Annotated[Path | None, typer.Option(help="Write the predictions (xarray) to this .nc file.")] = None,
+    entry: Annotated[
+        str | None, typer.Option(help="Which curve of a file holding several (index or name; NXcanSAS, canSAS XML).")
+    ] = None,
+    q_unit: Annotated[str | None, typer.Option(help="q unit of a text file without one, e.g. 1/nm.")] = None,
+    i_unit: Annotated[str | None, typer.Option(help="Intensity unit of a text file, e.g. 1/m or counts.")] = None,
+    negative: Annotated[str, typer.Option(help="Negative intensities: 'error' or 'mask' (leave them out).")] = "error",
 ) -> None:
     """Predict shape class and parameters (with intervals) for the curve(s) in FILE."""
     from .inference import load
     from .readers import read_curve
 
     pred = load(checkpoint)
-    curves = read_curve(file)
+    curves = read_curve(file, entry=entry, q_unit=q_unit, i_unit=i_unit, negative=negative)
     res = pred.predict(curves)
     if out:
         from ..atomic import atomic_path

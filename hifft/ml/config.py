@@ -504,8 +504,8 @@ class EvaluateConfig(StrictModel):
     #: curves per class for the least-squares baseline (it is slow)
     baseline_per_class: int = Field(10, ge=0)
     #: random prior draws scanned per class before the local fits start
-    baseline_scan: int = Field(48, ge=1)
-    baseline_starts: int = Field(3, ge=1)
+    baseline_scan: int = Field(128, ge=1)
+    baseline_starts: int = Field(20, ge=1)
     coverage: float = Field(0.9, gt=0, lt=1)
 
 

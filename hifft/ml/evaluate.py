@@ -5,7 +5,11 @@ whichever class the network ranked first), for the network and the
 least-squares baseline alike; shape accuracy is scored separately.
 Relative RMSE for lengths, absolute RMSE for polydispersities and volume
 fractions; coverage is the fraction of truths inside the predicted central
-interval (nominal ``attrs["coverage"]``).
+interval (nominal ``attrs["coverage"]``). From the class probabilities:
+top-2 accuracy, expected calibration error (15 equal-width bins) and the
+accuracy of, and fraction of, predictions with p > 0.9. A curve is
+*unidentifiable* when another class fits it not significantly worse than its
+own (likelihood-ratio test at 95 %, :func:`unidentifiable`).
 """
 
 from __future__ import annotations
@@ -186,6 +190,118 @@ def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+#: Equal-width confidence bins of the expected calibration error.
+ECE_BINS = 15
+#: Confidence above which predictions are counted as "confident".
+CONFIDENT = 0.9
+
+
+def probability_metrics(
+    true: np.ndarray, prob: np.ndarray, bins: int = ECE_BINS, threshold: float = CONFIDENT
+) -> dict[str, Any]:
+    """Figures of the class probabilities ``prob`` (n, classes) against the true class indices.
+
+    - ``top2_accuracy``: fraction whose true class is among the two most probable;
+    - ``ece``: expected calibration error, ``Σ_b n_b/n · |accuracy_b − mean confidence_b|``
+      over ``bins`` equal-width bins of the top probability, bin b = ((b−1)/bins, b/bins]
+      (Guo et al. 2017), with the per-bin table in ``reliability``;
+    - ``confident_accuracy`` and ``confident_coverage``: accuracy on, and fraction of,
+      the curves whose top probability exceeds ``threshold``.
+    """
+    true = np.asarray(true, dtype=int)
+    prob = np.asarray(prob, dtype=np.float64)
+    n = true.size
+    if n == 0:
+        raise ValueError("probability_metrics: no curves")
+    pred = prob.argmax(1)
+    conf = prob[np.arange(n), pred]
+    right = pred == true
+    top2 = np.argsort(-prob, axis=1, kind="stable")[:, :2]
+    b = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
+    rel, ece = [], 0.0
+    for k in range(bins):
+        sel = b == k
+        if sel.any():
+            acc, c = float(right[sel].mean()), float(conf[sel].mean())
+            ece += sel.sum() / n * abs(acc - c)
+            rel.append({"range": [k / bins, (k + 1) / bins], "n": int(sel.sum()), "accuracy": acc, "confidence": c})
+    hi = conf > threshold
+    return {
+        "top2_accuracy": float((top2 == true[:, None]).any(1).mean()),
+        "ece": float(ece),
+        "ece_bins": bins,
+        "confident_threshold": threshold,
+        "confident_accuracy": float(right[hi].mean()) if hi.any() else None,
+        "confident_coverage": float(hi.mean()),
+        "reliability": rel,
+    }
+
+
+def lrt_unidentifiable(chi2_true: float, chi2_other: float, dof: int = 1, level: float = 0.95) -> bool:
+    """True when a fit of another class is not significantly worse than the true class's.
+
+    Likelihood-ratio test: with Gaussian errors, ``Δχ² = χ²_other − χ²_true``
+    is χ²-distributed with ``dof`` degrees of freedom when the other model is
+    adequate (``dof``: the difference in free parameters, at least 1); the
+    other class is rejected when ``Δχ² > chi2.ppf(level, dof)`` (scipy.stats).
+    """
+    from scipy.stats import chi2
+
+    return bool(chi2_other - chi2_true <= chi2.ppf(level, max(1, int(dof))))
+
+
+def unidentifiable(
+    fits: dict[str, dict[str, Any]], true_class: str, level: float = 0.95
+) -> list[str]:
+    """Classes whose best fit is not significantly worse than ``true_class``'s (empty: identifiable).
+
+    ``fits`` maps class → ``{"chi2": χ², "k": free parameters}`` (e.g. from
+    :func:`hifft.ml.baseline.fit_curve`); each other class is tested with
+    :func:`lrt_unidentifiable`, ``dof = |k_true − k_other|`` (at least 1).
+    A curve is *unidentifiable* when the list is not empty.
+    """
+    t = fits[true_class]
+    return [
+        c
+        for c, f in fits.items()
+        if c != true_class and lrt_unidentifiable(t["chi2"], f["chi2"], abs(int(t["k"]) - int(f["k"])), level)
+    ]
+
+
+def identifiability(
+    fit: Any,
+    q: np.ndarray,
+    i: np.ndarray,
+    s: np.ndarray,
+    m: np.ndarray,
+    true_shape: np.ndarray,
+    pred_shape: np.ndarray,
+    classes: tuple[str, ...] | list[str] = CLASSES,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Which curves are unidentifiable (:func:`unidentifiable`), and the accuracy on the others.
+
+    ``fit(q, i, s, m)`` returns class → ``{"chi2", "k"}`` for one curve
+    (e.g. best least-squares fits per class); it runs once per row of ``i``,
+    so keep the rows few.
+    """
+    flags, confusable = [], []
+    for r in range(len(i)):
+        others = unidentifiable(fit(q, i[r], s[r], m[r]), classes[int(true_shape[r])], level)
+        flags.append(bool(others))
+        confusable.append(others)
+    fl = np.asarray(flags, dtype=bool)
+    ok = np.asarray(true_shape) == np.asarray(pred_shape)
+    return {
+        "n": int(fl.size),
+        "level": level,
+        "unidentifiable_fraction": float(fl.mean()) if fl.size else None,
+        "accuracy_identifiable": float(ok[~fl].mean()) if (~fl).any() else None,
+        "accuracy_unidentifiable": float(ok[fl].mean()) if fl.any() else None,
+        "confusable": confusable,
+    }
+
+
 # ---------------------------------------------------------------------------
 # evaluation runs
 # ---------------------------------------------------------------------------
@@ -219,8 +335,8 @@ def baseline_subset(ds: Any, per_class: int, split: int = 2) -> np.ndarray:
 def run_baseline(
     dataset: str | Path,
     per_class: int,
-    scan: int = 48,
-    starts: int = 3,
+    scan: int = 128,
+    starts: int = 20,
     client: Any = None,
     log: Any = print,
     out: str | Path | None = None,
@@ -267,8 +383,9 @@ def run_baseline(
         "sample": [int(v) for v in ids],
         "true_shape": [S.CLASSES[int(k)] for k in sub["shape"].values],
         "fits": fits,
-        "method": "scipy.optimize.least_squares (TRF) per class, variable projection for "
-        f"scale/background, best {starts} of {scan} prior draws + nested warm starts, AIC",
+        "method": "scipy.optimize.least_squares (TRF) per class within the priors' bounds and shape "
+        f"constraints, variable projection for scale/background, best {starts} of {scan} Sobol draws "
+        "of the priors + nested warm starts, AIC",
     }
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -282,17 +399,23 @@ def evaluate(
     split: int | None = 2,
     fft_dataset: str | Path | None = None,
     baseline_per_class: int = 0,
-    baseline_scan: int = 48,
-    baseline_starts: int = 3,
+    baseline_scan: int = 128,
+    baseline_starts: int = 20,
     client: Any = None,
     log: Any = print,
     max_samples: int | None = None,
     baseline: str | Path | None = None,
+    identifiability_fit: Any = None,
+    identifiability_max: int = 50,
 ) -> dict[str, Any]:
     """Score a checkpoint on a dataset split (and on an FFT subset, and against least squares).
 
     ``baseline``: a JSON file from :func:`run_baseline` (``hifft ml baseline``);
-    otherwise ``baseline_per_class`` > 0 runs the fits here.
+    otherwise ``baseline_per_class`` > 0 runs the fits here. The network's
+    class probabilities give top-2 accuracy, ECE and confident accuracy
+    (:func:`probability_metrics`). ``identifiability_fit``: a fit function as
+    :func:`identifiability` takes; then the first ``identifiability_max``
+    test curves are fitted and split into identifiable or not.
     """
     from .dataset import open_dataset
     from .inference import load
@@ -332,7 +455,19 @@ def evaluate(
     res["network"]["cpu_seconds_per_curve_batched"] = c_net / n_test
     res["network"]["seconds_per_curve_single"] = lat
     res["network"]["cpu_seconds_per_curve_single"] = lat_cpu
+    res["network"].update(probability_metrics(true_shape, out["prob"].values))
     res["targets"] = check_targets(res["network"])
+    if identifiability_fit is not None:
+        k = min(identifiability_max, test.sizes["sample"])
+        res["network"]["identifiability"] = identifiability(
+            identifiability_fit,
+            test["q"].values,
+            test["I"].values[:k],
+            test["sigma"].values[:k],
+            test["mask"].values[:k],
+            true_shape[:k],
+            out["shape_index"].values.astype(int)[:k],
+        )
     log(f"network: accuracy {res['network']['accuracy']:.4f}, radius rel RMSE {res['network']['radius_rel_rmse']:.4f}")
 
     if fft_dataset is not None:
@@ -347,6 +482,7 @@ def evaluate(
             fo["slot_lower"].values,
             fo["slot_upper"].values,
         )
+        fres.update(probability_metrics(fds["shape"].values.astype(int), fo["prob"].values))
         fres["dataset"] = str(fft_dataset)
         res["fft"] = fres
         log(f"FFT-pipeline curves: accuracy {fres['accuracy']:.4f} on {fres['n']}")
@@ -422,6 +558,24 @@ def markdown(res: dict[str, Any]) -> str:
     L += [
         "",
         "Per class accuracy: " + ", ".join(f"{c} {_fmt(v, True)}" for c, v in net["per_class_accuracy"].items()),
+    ]
+    if "ece" in net:
+        L += [
+            "",
+            f"Top-2 accuracy {_fmt(net['top2_accuracy'], True)}; expected calibration error "
+            f"{_fmt(net['ece'], True)} ({net['ece_bins']} equal-width bins of the top probability); "
+            f"p > {net['confident_threshold']:g}: accuracy {_fmt(net['confident_accuracy'], True)} "
+            f"on {_fmt(net['confident_coverage'], True)} of the curves.",
+        ]
+    if "identifiability" in net:
+        idf = net["identifiability"]
+        L += [
+            "",
+            f"Unidentifiable (another class's best fit not worse at {100 * idf['level']:g} %, LRT): "
+            f"{_fmt(idf['unidentifiable_fraction'], True)} of {idf['n']}; accuracy on identifiable curves "
+            f"{_fmt(idf['accuracy_identifiable'], True)}.",
+        ]
+    L += [
         "",
         "Confusion (rows true, columns predicted; " + ", ".join(net["classes"]) + "):",
         "",

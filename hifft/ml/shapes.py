@@ -68,7 +68,7 @@ def sample_params(model: str, shapes: ShapesConfig, rng: np.random.Generator, n:
     spec = shapes.spec(model)
     out = {p: getattr(spec, p).sample(rng, n) for p in PARAMS[model]}
     for _ in range(1000):
-        bad = _violations(model, spec, out)
+        bad = violations(model, spec, out)
         if not bad.any():
             break
         k = int(bad.sum())
@@ -79,7 +79,7 @@ def sample_params(model: str, shapes: ShapesConfig, rng: np.random.Generator, n:
     return out
 
 
-def _violations(model: str, spec: Any, v: dict[str, np.ndarray]) -> np.ndarray:
+def violations(model: str, spec: Any, v: dict[str, np.ndarray]) -> np.ndarray:
     bad = np.zeros(len(next(iter(v.values()))), dtype=bool)
     for p in PARAMS[model]:
         x = v[p]

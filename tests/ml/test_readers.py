@@ -81,3 +81,19 @@ def test_regrid_interpolates_sparse_input_log_log():
     assert m.all()
     np.testing.assert_allclose(i, 5 * q_out**-3.0, rtol=1e-8)
     assert np.all(s / i >= 0.05 * (1 - 1e-9))  # no information is invented
+
+
+def test_read_curve_passes_reader_options(tmp_path):
+    p = tmp_path / "nm.dat"
+    p.write_text("\n".join(f"{10 * a:.12g} {b:.12g} {c:.12g}" for a, b, c in zip(Q, I, SIG, strict=True)))
+    with pytest.raises(ValueError, match="no unit stated"):
+        read_curve(p)
+    np.testing.assert_allclose(read_curve(p, q_unit="1/nm")["q"], Q, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"option\(s\) entry do not apply to \.dat files"):
+        read_curve(p, entry=0)
+    x = to_cansas_xml(_ds(), tmp_path / "one.xml")
+    xr.testing.assert_identical(read_curve(x, entry=0), read_cansas_xml(x))
+    with pytest.raises(ValueError, match="no entry 3"):
+        read_curve(x, entry=3)
+    with pytest.raises(ValueError, match=r"q_unit do not apply to \.xml"):
+        read_curve(x, q_unit="1/nm")
