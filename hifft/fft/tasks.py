@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import pickle
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,10 +57,20 @@ def region_array(target: Target) -> RawChunkArray | MemoryArray:
     return target if isinstance(target, MemoryArray) else RawChunkArray(target)
 
 
+#: One writer at a time per process: the disk took 4.3 GB of chunks in 3.0 s from one thread
+#: and 3.8 s from two, so tasks running at once overlap their transforms with one
+#: stream of writes instead of competing for the disk (an in-memory target is not locked).
+_DISK_WRITER = threading.Lock()
+
+
 def write_region(dst: Target, start: tuple[int, int, int], data: np.ndarray) -> None:
     """Write ``data`` at ``start``; a full disk raises :class:`DiskFullError` naming the store."""
     try:
-        region_array(dst).write(start, data)
+        if isinstance(dst, MemoryArray):
+            dst.write(start, data)
+            return
+        with _DISK_WRITER:
+            RawChunkArray(dst).write(start, data)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(
