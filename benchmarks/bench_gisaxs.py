@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -176,6 +177,10 @@ def main() -> None:
     layers = [(64, 8, (50, 50), False), (128, 16, (50, 50), True)] if a.small else \
         [(1024, 64, (499, 500), False), (4096, 128, (499, 500), True)]
     me = str(Path(__file__).resolve())
+    load = os.getloadavg()
+    if load[0] >= 1.5:
+        print(f"refusing to start: 1-minute load {load[0]:.2f} ≥ 1.5; run it on a quiet machine", file=sys.stderr)
+        raise SystemExit(2)
     acc = run_child([me, "--child", "accuracy", "--args", json.dumps({"n": n_img, "out": out})])
     rows = acc.get("rows", [])
     lay = []
@@ -197,7 +202,8 @@ def main() -> None:
     cmd = "python benchmarks/bench_gisaxs.py" + (" --small" if a.small else "")
     save("gisaxs", cmd, rows + lay, table, out=out,
          header=f"{n_img} × {n_img} pixel images, α_f 0–2°, 2θ_f ±2°, λ = 1 Å, α_i = 0.2°, one thread each; "
-                "line cuts in gisaxs_cuts.png.\n\n")
+                "line cuts in gisaxs_cuts.png.  \n"
+                f"Load average at start (1/5/15 min): {' / '.join(f'{x:.2f}' for x in load)}\n\n")
     print(table)
 
 
