@@ -18,17 +18,8 @@ from hifft.io import (
 )
 from hifft.io.cansas_xml import cansas_xml_entries
 from hifft.io.nxcansas import nxcansas_entries
-
-Q = np.geomspace(0.005, 0.4, 120)
-I = 3.0 / (1 + (Q * 80) ** 2) ** 2 + 0.01
-SIG = 0.02 * I
-
-
-def _ds() -> xr.Dataset:
-    ds = xr.Dataset({"I": ("q", I), "sigma": ("q", SIG)}, coords={"q": Q})
-    ds["q"].attrs["units"] = "1/angstrom"
-    ds["I"].attrs["units"] = ds["sigma"].attrs["units"] = "1/cm"
-    return ds
+from tests.curves import SIG, I, Q
+from tests.curves import curve as _ds
 
 
 def _assert_curve(ds: xr.Dataset) -> None:

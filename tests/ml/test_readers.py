@@ -12,17 +12,8 @@ import xarray as xr
 from hifft.io import read_cansas_xml, read_netcdf, read_nxcansas, read_text, to_cansas_xml, to_netcdf, to_nxcansas
 from hifft.ml.inference import regrid
 from hifft.ml.readers import read_curve
-
-Q = np.geomspace(0.005, 0.4, 120)
-I = 3.0 / (1 + (Q * 80) ** 2) ** 2 + 0.01
-SIG = 0.02 * I
-
-
-def _ds() -> xr.Dataset:
-    ds = xr.Dataset({"I": ("q", I), "sigma": ("q", SIG)}, coords={"q": Q})
-    ds["q"].attrs["units"] = "1/angstrom"
-    ds["I"].attrs["units"] = ds["sigma"].attrs["units"] = "1/cm"
-    return ds
+from tests.curves import SIG, I, Q
+from tests.curves import curve as _ds
 
 
 def _text(path):
