@@ -12,12 +12,17 @@ unfinished store: chunks never written read back as zeros.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from pydantic import Field, model_validator
+
+from .config import StrictModel
 from .runner import Runner, client_context, resumable
 from .store import Manifest, StoreError, check_free_space
 
@@ -25,6 +30,29 @@ from .store import Manifest, StoreError, check_free_space
 GROUP = "data"
 #: The manifest name of the task that writes the group's metadata.
 TEMPLATE = "template"
+
+
+#: Split codes stored per sample (int8).
+SPLITS = ("train", "val", "test")
+
+
+class SplitConfig(StrictModel):
+    """Fractions of samples drawn into the train, validation and test splits (they sum to 1)."""
+
+    train: float = Field(0.8, ge=0)
+    val: float = Field(0.1, ge=0)
+    test: float = Field(0.1, ge=0)
+
+    @model_validator(mode="after")
+    def _sum(self) -> SplitConfig:
+        s = self.train + self.val + self.test
+        if not math.isclose(s, 1.0, abs_tol=1e-9):
+            raise ValueError(f"split fractions must sum to 1, got {s}")
+        return self
+
+    def codes(self, u: np.ndarray) -> np.ndarray:
+        """Split code per sample (0 train, 1 val, 2 test) from uniform draws ``u`` in [0, 1)."""
+        return np.where(u < self.train, 0, np.where(u < self.train + self.val, 1, 2)).astype(np.int8)
 
 
 def chunk_name(k: int) -> str:
@@ -122,5 +150,5 @@ def open_dataset_store(path: str | os.PathLike[str], *, what: str, command: str,
     return xr.open_zarr(p, group=GROUP, consolidated=False)
 
 
-__all__ = ["GROUP", "TEMPLATE", "ChunkTask", "chunk_bounds", "chunk_name", "open_dataset_store", "run_dataset_job",
-           "write_region"]
+__all__ = ["GROUP", "SPLITS", "TEMPLATE", "ChunkTask", "SplitConfig", "chunk_bounds", "chunk_name",
+           "open_dataset_store", "run_dataset_job", "write_region"]

@@ -15,6 +15,7 @@ from pydantic import field_validator, model_validator
 
 from .. import units
 from ..config import StrictModel, load_config
+from ..sampleset import SplitConfig
 from .geometry import Beam, Detector, Geometry, angle, wavelength_of
 
 
@@ -147,18 +148,6 @@ class VoxelConfig(StrictModel):
         if not 0 <= v <= 1:
             raise ValueError("fraction: must be in [0, 1]")
         return v
-
-
-class SplitConfig(StrictModel):
-    train: float = 0.8
-    val: float = 0.1
-    test: float = 0.1
-
-    @model_validator(mode="after")
-    def _sum(self) -> SplitConfig:
-        if abs(self.train + self.val + self.test - 1) > 1e-9:
-            raise ValueError("split: train + val + test must be 1")
-        return self
 
 
 class DatasetConfig(StrictModel):

@@ -111,7 +111,7 @@ def generate_arrays(cfg: GisaxsConfig, k: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([d.seed, k])
     lab = draw_labels(cfg, rng, n)
     u = rng.uniform(size=n)
-    split = np.where(u < d.split.train, 0, np.where(u < d.split.train + d.split.val, 1, 2)).astype(np.int8)
+    split = d.split.codes(u)
     route = (rng.uniform(size=n) < d.voxel.fraction).astype(np.int8)
     ss = cfg.detector.supersample
     geo_fine = cfg.geometry(ss)

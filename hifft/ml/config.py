@@ -22,6 +22,7 @@ from pydantic import Field, field_validator, model_validator
 from .. import units
 from ..cluster import ClusterConfig  # the one cluster model (kinds, TLS, dashboard)
 from ..config import StrictModel, load_config
+from ..sampleset import SplitConfig
 
 # ---------------------------------------------------------------------------
 # priors
@@ -330,19 +331,6 @@ CLASSES: tuple[str, ...] = (
     "core_shell_sphere",
     "ellipsoid",
 )
-
-
-class SplitConfig(StrictModel):
-    train: float = Field(0.8, ge=0)
-    val: float = Field(0.1, ge=0)
-    test: float = Field(0.1, ge=0)
-
-    @model_validator(mode="after")
-    def _sum(self) -> SplitConfig:
-        s = self.train + self.val + self.test
-        if not math.isclose(s, 1.0, abs_tol=1e-9):
-            raise ValueError(f"split fractions must sum to 1, got {s}")
-        return self
 
 
 class DatasetConfig(StrictModel):

@@ -36,6 +36,7 @@ from .._version import __version__
 from ..runner import Outcome
 from ..sampleset import (
     GROUP,
+    SPLITS,
     TEMPLATE,
     ChunkTask,
     chunk_name,
@@ -50,7 +51,6 @@ from .config import DatasetConfig
 from .noise import add_noise
 
 FORMAT = "hifft.ml.curves/1"
-SPLITS = ("train", "val", "test")
 _CURVE_VARS = ("I", "sigma", "I_true")
 #: Manifest task written once before the chunks: the group's metadata.
 
@@ -101,7 +101,7 @@ def generate_arrays(cfg: DatasetConfig, k: int) -> dict[str, np.ndarray]:
     rng.shuffle(label_local)
     classes = [cfg.classes[j] for j in label_local]
     u = rng.uniform(size=n)
-    split = np.where(u < cfg.split.train, 0, np.where(u < cfg.split.train + cfg.split.val, 1, 2)).astype(np.int8)
+    split = cfg.split.codes(u)
 
     out: dict[str, np.ndarray] = {p: np.full(n, np.nan) for p in S.ALL_PARAMS}
     for c in cfg.classes:
