@@ -28,7 +28,7 @@ def _unit(da: xr.DataArray, default: str = "") -> str:
 
 
 def plot_iq(ds: xr.Dataset, path: str | os.PathLike, model: xr.DataArray | None = None,
-            title: str | None = None, dpi: int = 120) -> str:
+            title: str | None = None, dpi: int = 120, data_label: str = "hifft") -> str:
     """Log-log I(q) with sigma error bars; with ``model`` (a DataArray on the same
     ``q``) also the model curve and a residual panel (I − model)/sigma. Returns the path."""
     q = np.asarray(ds["q"].values, dtype=float)
@@ -44,7 +44,7 @@ def plot_iq(ds: xr.Dataset, path: str | os.PathLike, model: xr.DataArray | None 
     else:
         ax = fig.add_subplot(1, 1, 1)
     ax.errorbar(q[ok], intensity[ok], yerr=None if sig is None else sig[ok], fmt="o", ms=2.5,
-                lw=0.8, label="hifft")
+                lw=0.8, label=data_label)
     if model is not None:
         m = np.asarray(model.values, dtype=float)
         if m.shape != q.shape:

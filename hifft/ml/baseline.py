@@ -142,8 +142,11 @@ def _project(cfg: DatasetConfig, model: str, th: np.ndarray, branch: int, lo: np
 
 
 class _Problem:
-    def __init__(self, cfg: DatasetConfig, model: str, q: np.ndarray, i: np.ndarray, s: np.ndarray) -> None:
-        self.cfg, self.model, self.q, self.i, self.s = cfg, model, q, i, s
+    def __init__(
+        self, cfg: DatasetConfig, model: str, q: np.ndarray, i: np.ndarray, s: np.ndarray,
+        dq: np.ndarray | None = None,
+    ) -> None:
+        self.cfg, self.model, self.q, self.i, self.s, self.dq = cfg, model, q, i, s, dq
         self.w = 1.0 / s
         self.nfev = 0
 
@@ -157,6 +160,7 @@ class _Problem:
             1.0,
             0.0,
             self.cfg.precision,
+            self.dq,
         )
 
     def linear(self, p: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -215,7 +219,9 @@ class CurveLibrary:
         """A library from an hifft ML dataset (:func:`hifft.ml.dataset.open_dataset`), its ``split`` curves."""
         sel = np.flatnonzero(ds["split"].values == split)[:max_curves]
         sub = ds.isel(sample=sel).load()
-        return cls.from_arrays(sub["q"].values, sub["I"].values, sub["shape"].values,
+        # the noise-free curves where the store has them: a lookup table of the forward model
+        curves = sub["I_true"].values if "I_true" in sub else sub["I"].values
+        return cls.from_arrays(sub["q"].values, curves, sub["shape"].values,
                                {p: sub[p].values for p in S.ALL_PARAMS})
 
     def nearest(self, model: str, q: np.ndarray, i: np.ndarray, k: int) -> list[dict[str, float]]:
@@ -244,6 +250,7 @@ def fit_model(
     warm: list[dict[str, float]] | None = None,
     extra: list[dict[str, float]] | None = None,
     max_nfev: int | None = None,
+    dq: np.ndarray | None = None,
 ) -> Fit:
     """Fit one class from ``starts`` Sobol starts (of ``scan``), warm starts and ``extra`` labels.
 
@@ -251,13 +258,17 @@ def fit_model(
     where parameter names are shared (e.g. the sphere fit starts the
     hard-sphere fit at a small volume fraction). ``extra``: full labels of
     this class (library neighbours). ``max_nfev``: evaluations per local fit
-    (default 100 × (parameters + 1)).
+    (default 100 × (parameters + 1)). ``scan=0`` or ``starts=0``: no Sobol
+    starts (a local refinement from ``extra``). ``dq``: 1-σ pinhole
+    resolution per q point (1/Å), the model is smeared by it.
     """
     lo, hi = _bounds(cfg, model)
-    prob = _Problem(cfg, model, q, i, s)
-    draws = sobol_draws(cfg, model, scan, seed)
-    scored = sorted(((prob.chi2(th), k) for k, th in enumerate(draws)), key=lambda c: c[0])
-    start_points = [draws[k] for _, k in scored[:starts]]
+    prob = _Problem(cfg, model, q, i, s, dq)
+    start_points: list[np.ndarray] = []
+    if scan > 0 and starts > 0:
+        draws = sobol_draws(cfg, model, scan, seed)
+        scored = sorted(((prob.chi2(th), k) for k, th in enumerate(draws)), key=lambda c: c[0])
+        start_points = [draws[k] for _, k in scored[:starts]]
     base = _theta_to_label(model, start_points[0]) if start_points else {}
     defaults = {"volfraction": 0.001}
     names = S.PARAMS[model]
@@ -292,6 +303,54 @@ def fit_model(
     sc, bg, _ = prob.linear(prob.shape_curve(th))
     k = len(th) + 2
     return Fit(model, _theta_to_label(model, th), sc, bg, c2, c2 + 2 * k, prob.nfev, k)
+
+
+def chi2_at(
+    cfg: DatasetConfig,
+    model: str,
+    q: np.ndarray,
+    i: np.ndarray,
+    s: np.ndarray,
+    params: dict[str, float],
+    dq: np.ndarray | None = None,
+) -> float:
+    """χ² of class ``model`` at ``params`` (scale and background profiled out), e.g. at the truth."""
+    return _Problem(cfg, model, q, i, s, dq).chi2(_label_to_theta(model, params))
+
+
+def theta_covariance(
+    cfg: DatasetConfig,
+    model: str,
+    q: np.ndarray,
+    i: np.ndarray,
+    s: np.ndarray,
+    params: dict[str, float],
+    dq: np.ndarray | None = None,
+) -> np.ndarray:
+    """Covariance of θ (log lengths, plain otherwise) at ``params`` from the Gauss–Newton curvature.
+
+    The Jacobian of the weighted residuals (scale and background re-solved
+    at every point: the profile over the linear parameters) by central
+    differences; ``(JᵀJ)⁻¹`` scaled by χ²_red when above 1 (errors that
+    underestimate the scatter widen the intervals). A direction the data do
+    not constrain gets an infinite variance (pseudo-inverse rank test).
+    """
+    prob = _Problem(cfg, model, q, i, s, dq)
+    th = _label_to_theta(model, params)
+    step = 1e-3 if cfg.precision == "single" else 1e-4
+    jac = np.empty((q.size, th.size))
+    for j in range(th.size):
+        d = np.zeros_like(th)
+        d[j] = step
+        jac[:, j] = (prob.residuals(th + d) - prob.residuals(th - d)) / (2 * step)
+    chi2 = prob.chi2(th)
+    dof = max(1, q.size - th.size - 2)
+    jtj = jac.T @ jac
+    cov = np.linalg.pinv(jtj, rcond=1e-10) * max(1.0, chi2 / dof)
+    weak = np.diag(jtj) <= 1e-12 * max(float(np.max(np.diag(jtj))), 1e-300)
+    cov[weak, :] = np.inf
+    cov[:, weak] = np.inf
+    return cov
 
 
 def fit_curve(
@@ -335,6 +394,7 @@ class FitSettings:
     scan: int = 128
     starts: int = 20
     library: CurveLibrary | None = None
+    neighbours: int = 5
 
 
 @dataclass(frozen=True)
@@ -353,7 +413,10 @@ class CurveTask:
 
 def fit_task(task: CurveTask, job: FitSettings) -> Outcome:
     """Runner task: fit every class to one curve (seeded by its index); a JSON-able result."""
-    r = fit_curve(job.cfg, job.q, task.i, task.s, task.m, task.index, job.scan, job.starts, library=job.library)
+    r = fit_curve(
+        job.cfg, job.q, task.i, task.s, task.m, task.index, job.scan, job.starts,
+        library=job.library, neighbours=job.neighbours,
+    )
     return Outcome(
         value={
             "best": r.best,
@@ -386,6 +449,7 @@ def fit_many(
     starts: int = 20,
     progress: bool | None = None,
     library: CurveLibrary | None = None,
+    neighbours: int = 5,
 ) -> list[dict[str, Any]]:
     """Fit curves ``i[k]`` (rows; σ ``s[k]``, mask ``m[k]``) on grid ``q``; results in input order.
 
@@ -400,7 +464,7 @@ def fit_many(
             fit_task,
             tasks,
             desc="least-squares fits",
-            shared=FitSettings(cfg, q, scan, starts, library),
+            shared=FitSettings(cfg, q, scan, starts, library, neighbours),
             unit="curves",
         )
     return [res[t.name] for t in tasks]

@@ -66,14 +66,23 @@ def fft_subset_cmd(
     config: ConfigArg,
     out: Annotated[Path, typer.Argument(help="Output store for the FFT-pipeline curves.")],
     overwrite: Annotated[bool, typer.Option(help="Replace a store that holds another job.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Override fft_subset.seed (a fresh test set: a new seed).")] = None,
+    n_per_class: Annotated[int | None, typer.Option(help="Override fft_subset.n_per_class.")] = None,
+    realizations: Annotated[int | None, typer.Option(help="Override fft_subset.realizations.")] = None,
 ) -> None:
-    """Validation curves from hifft's pipeline (Scene → volume → FFT → saxs), same noise."""
+    """Curves from hifft's pipeline (Scene → volume → FFT → saxs), same noise: validation or a fresh test set."""
     from .config import load
     from .fft_subset import make_fft_subset
 
     cfg = load(config)
+    upd = {
+        k: v
+        for k, v in {"seed": seed, "n_per_class": n_per_class, "realizations": realizations}.items()
+        if v is not None
+    }
+    fcfg = type(cfg.fft_subset).model_validate(cfg.fft_subset.model_dump() | upd)
     make_fft_subset(
-        cfg.fft_subset,
+        fcfg,
         cfg.dataset,
         out,
         overwrite=overwrite,
@@ -149,6 +158,7 @@ def evaluate_cmd(
             baseline=baseline,
             log=log,
             max_samples=max_samples,
+            refine_top=ev.refine_top,
         )
     elif nb > 0:
         with get_client(**_client_kwargs(cfg, workers)) as client:
@@ -192,7 +202,10 @@ def baseline_cmd(
     n = ev.baseline_per_class if per_class is None else per_class
     log = lambda s: console.print(s, highlight=False)  # noqa: E731
     with get_client(**_client_kwargs(cfg, workers)) as client:
-        res = run_baseline(dataset, n, ev.baseline_scan, ev.baseline_starts, client, log, out, allow_incomplete)
+        res = run_baseline(
+            dataset, n, ev.baseline_scan, ev.baseline_starts, client, log, out, allow_incomplete,
+            library=ev.baseline_library, neighbours=ev.baseline_neighbours,
+        )
     secs = [f["cpu_seconds"] for f in res["fits"]]
     ok = sum(f["best"] == t for f, t in zip(res["fits"], res["true_shape"], strict=True))
     console.print(f"wrote {out}: {ok}/{len(secs)} classes right, {sum(secs) / len(secs):.2f} CPU s per curve")
@@ -200,12 +213,22 @@ def baseline_cmd(
 
 @ml_app.command("predict")
 def predict_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="model.pt (or its directory).")],
     file: Annotated[
         Path,
-        typer.Argument(help="Curve: .h5/.nxs NXcanSAS, .xml canSAS 1D, .nc, .zarr, .csv/.dat."),
+        typer.Argument(help="Curve: .h5/.nxs NXcanSAS, .xml canSAS 1D, .nc, .zarr, .csv/.dat/.txt."),
     ],
-    out: Annotated[Path | None, typer.Option(help="Write the predictions (xarray) to this .nc file.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="model.pt (or its directory); default: the model shipped with hifft.")
+    ] = None,
+    refine: Annotated[
+        bool, typer.Option(help="Refine the top classes by least squares from the network's estimate.")
+    ] = True,
+    top: Annotated[int, typer.Option(help="Classes refined (plus any with probability >= 0.05).")] = 2,
+    out: Annotated[Path | None, typer.Option(help="Write the network's predictions (xarray) to this .nc file.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the refined answer(s) as JSON.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="PNG of data, refined model and residuals (one curve; refine only).")
+    ] = None,
     entry: Annotated[
         str | None, typer.Option(help="Which curve of a file holding several (index or name; NXcanSAS, canSAS XML).")
     ] = None,
@@ -213,12 +236,14 @@ def predict_cmd(
     i_unit: Annotated[str | None, typer.Option(help="Intensity unit of a text file, e.g. 1/m or counts.")] = None,
     negative: Annotated[str, typer.Option(help="Negative intensities: 'error' or 'mask' (leave them out).")] = "error",
 ) -> None:
-    """Predict shape class and parameters (with intervals) for the curve(s) in FILE."""
+    """Shape class and parameters (with intervals) for the curve(s) in FILE: network, then least squares."""
     from .inference import load
     from .readers import read_curve
 
-    pred = load(checkpoint)
+    pred = load(model)
     curves = read_curve(file, entry=entry, q_unit=q_unit, i_unit=i_unit, negative=negative)
+    if curves.attrs.get("sigma_estimated"):
+        console.print(f"[yellow]{file}: no uncertainties in the file; σ estimated from the scatter[/]")
     res = pred.predict(curves)
     if out:
         from ..atomic import atomic_path
@@ -226,6 +251,60 @@ def predict_cmd(
         with atomic_path(out) as tmp:
             res.to_netcdf(tmp)
         console.print(f"wrote {out}")
+    if not refine:
+        _print_network(res, file)
+        return
+    from .refine import plot as plot_answer
+    from .refine import refine as refine_curve
+
+    n = res.sizes["sample"]
+    if plot and n > 1:
+        raise typer.BadParameter(f"{file}: {n} curves; --plot takes one (pick it with --entry)")
+    dcfg, aug = pred.dataset_config(), pred.augment_config()
+    answers = []
+    for k in range(n):
+        curve = curves.isel(sample=k) if "sample" in curves.dims else curves
+        name = f"{file.name}" + (f" [{k}]" if n > 1 else "")
+        a = refine_curve(pred, curve, dcfg, aug, top=top, source=name)
+        answers.append(a.to_dict())
+        _print_answer(a)
+        if plot:
+            console.print(f"wrote {plot_answer(a, curve, dcfg, plot)}")
+    if json_out:
+        from ..atomic import atomic_write
+
+        atomic_write(json_out, json.dumps(answers if n > 1 else answers[0], indent=1, default=float))
+        console.print(f"wrote {json_out}")
+
+
+def _print_answer(a: Any) -> None:
+    b = a.best
+    t = Table(
+        title=f"{a.source}: {b.model} (network p = {b.probability:.3f}; refined χ²_red = {b.chi2_red:.3g} "
+        f"on {b.n_points} points{', dQ smearing' if a.dq_used else ''})"
+    )
+    t.add_column("parameter")
+    t.add_column("network")
+    t.add_column("refined")
+    t.add_column(f"{round(100 * a.coverage)}% interval")
+    for p, v in b.params.items():
+        unit = " Å" if p in ("radius", "length", "thickness", "radius_polar", "radius_equatorial") else ""
+        t.add_row(p, f"{b.network[p]:.4g}{unit}", f"{v:.4g}{unit}", f"[{b.lower[p]:.4g}, {b.upper[p]:.4g}]{unit}")
+    console.print(t)
+    probs = ", ".join(f"{c} {p:.3f}" for c, p in a.probabilities.items())
+    console.print(f"class probabilities: {probs}", highlight=False)
+    others = [f"{c.model} χ²_red {c.chi2_red:.3g} (AIC {c.aic:.1f})" for c in a.candidates if c.model != b.model]
+    if others:
+        console.print(f"also refined: {'; '.join(others)} — best AIC {b.aic:.1f}", highlight=False)
+    if a.network_shape != a.shape:
+        console.print(f"[yellow]refinement prefers {a.shape} over the network's {a.network_shape}[/]")
+    for f in a.ood:
+        console.print(f"[red]out of distribution:[/] {f}", highlight=False)
+    if not a.ood:
+        console.print("inside the training distribution (fit, priors, q window)")
+
+
+def _print_network(res: Any, file: Path) -> None:
     n = res.sizes["sample"]
     for k in range(min(n, 20)):
         r = res.isel(sample=k)
@@ -250,6 +329,19 @@ def predict_cmd(
         console.print(f"class probabilities: {probs}", highlight=False)
     if n > 20:
         console.print(f"... {n - 20} more (use --out)")
+
+
+@ml_app.command("export")
+def export_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="model.pt written by 'hifft ml train' (or its directory).")],
+    out: Annotated[Path, typer.Argument(help="Where to write the slim model (e.g. hifft/ml/models/default.pt).")],
+    command: Annotated[str, typer.Option(help="How it was made, recorded beside it.")] = "",
+) -> None:
+    """Write a slim copy of a trained ensemble (weights, coding, calibration, configs) and its record (.json)."""
+    from .inference import export
+
+    path, rec = export(checkpoint, out, command)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) and {rec}")
 
 
 def register(app: typer.Typer) -> None:

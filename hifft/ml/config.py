@@ -177,7 +177,9 @@ class SphereSpec(_Shape):
 
 
 class HardSphereSpec(SphereSpec):
-    volfraction: Prior = Prior.model_validate(uniform(0.0, 0.3))
+    #: from 0.05: below it S(q) differs from 1 by less than the noise of most
+    #: curves and a hard-sphere fluid is a dilute sphere (the class of its own)
+    volfraction: Prior = Prior.model_validate(uniform(0.05, 0.35))
 
     @field_validator("volfraction")
     @classmethod
@@ -228,7 +230,7 @@ class EllipsoidSpec(_Shape):
     radius_pd: Prior = Prior.model_validate(uniform(0.0, 0.2))
     #: samples whose axis ratio (long/short) is below this are drawn again
     #: (a near-spherical ellipsoid is a sphere)
-    min_axis_ratio: float = Field(1.25, ge=1.0)
+    min_axis_ratio: float = Field(1.5, ge=1.0)
     pd_n: int = Field(11, ge=1, le=201)
     sld: float = 1.0
     sld_solvent: float = 0.0
@@ -432,20 +434,44 @@ class ModelConfig(StrictModel):
 
 
 class AugmentConfig(StrictModel):
-    """Per-batch augmentation: fresh noise, and random truncation of the q range.
+    """Per-batch augmentation: instrument variety on top of the stored curves.
 
-    ``renoise``: fraction of each batch whose Poisson noise is drawn again
-    from the stored noise-free curve with a new exposure (the dataset's own
-    noise model). Truncation makes curves with a narrower valid range (FFT
-    boxes, other instruments) in-distribution.
+    ``renoise``: fraction of each batch whose measurement is simulated again
+    from the stored noise-free curve ``I_true``: first the nuisances (the
+    particle term rescaled by a factor from ``rescale``, the flat background
+    drawn again from ``background``), then pinhole resolution smearing
+    (``p_smear`` of them, σ_Q/Q from ``smear_dq_over_q``), then (optionally)
+    finite-box speckle, then fresh Poisson noise with a new exposure (the
+    dataset's own noise model). Every curve then has its q window cut at
+    random (low and high truncation) and, for ``p_dead_bins`` of them, up to
+    ``dead_fraction`` of its bins masked at random (beam-stop shadows, module
+    gaps, rejected points). Truncation makes curves with a narrower valid
+    range (FFT boxes, SANS configurations) in-distribution.
     """
 
-    renoise: float = Field(0.8, ge=0, le=1)
+    renoise: float = Field(0.9, ge=0, le=1)
 
-    p_truncate_low: float = Field(0.3, ge=0, le=1)
-    max_q_min: float = 0.012
-    p_truncate_high: float = Field(0.2, ge=0, le=1)
-    min_q_max: float = 0.25
+    #: fraction of re-simulated curves whose particle term is multiplied by a
+    #: factor drawn log-uniformly from ``rescale`` (calibration, concentration)
+    p_rescale: float = Field(0.5, ge=0, le=1)
+    rescale: tuple[float, float] = (0.3, 3.0)
+    #: fraction of re-simulated curves whose flat background (1/cm) is drawn
+    #: again, log-uniformly from ``background``
+    p_background: float = Field(0.5, ge=0, le=1)
+    background: tuple[float, float] = (1e-4, 0.1)
+    #: fraction of re-simulated curves smeared by a Gaussian pinhole
+    #: resolution of relative width σ_Q/Q drawn log-uniformly from
+    #: ``smear_dq_over_q`` (canSAS dQ is one standard deviation)
+    p_smear: float = Field(0.6, ge=0, le=1)
+    smear_dq_over_q: tuple[float, float] = (0.02, 0.15)
+    #: fraction of curves with randomly masked bins, up to ``dead_fraction``
+    p_dead_bins: float = Field(0.2, ge=0, le=1)
+    dead_fraction: float = Field(0.1, ge=0, lt=0.5)
+
+    p_truncate_low: float = Field(0.4, ge=0, le=1)
+    max_q_min: float = 0.02
+    p_truncate_high: float = Field(0.4, ge=0, le=1)
+    min_q_max: float = 0.1
 
     #: fraction of the re-noised curves that also get finite-ensemble
     #: ("speckle") noise: a curve computed from a box of side L (Å) averaged
@@ -456,6 +482,13 @@ class AugmentConfig(StrictModel):
     p_speckle: float = Field(0.0, ge=0, le=1)
     speckle_box: tuple[float, float] = (600.0, 6000.0)
     speckle_realizations: tuple[int, int] = (1, 8)
+
+    @field_validator("rescale", "background", "smear_dq_over_q", "speckle_box")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float], info: Any) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError(f"{info.field_name}: need 0 < low <= high, got {list(v)}")
+        return v
 
     @field_validator("speckle_box", mode="before")
     @classmethod
@@ -494,6 +527,12 @@ class EvaluateConfig(StrictModel):
     #: random prior draws scanned per class before the local fits start
     baseline_scan: int = Field(128, ge=1)
     baseline_starts: int = Field(20, ge=1)
+    #: training curves in the nearest-neighbour library whose labels start
+    #: the fits (0: Sobol starts only), and neighbours per class
+    baseline_library: int = Field(0, ge=0)
+    baseline_neighbours: int = Field(5, ge=0)
+    #: classes the predict-then-refine comparison refines per curve
+    refine_top: int = Field(2, ge=1)
     coverage: float = Field(0.9, gt=0, lt=1)
 
 

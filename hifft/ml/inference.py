@@ -105,6 +105,18 @@ class Predictor:
             net.eval()
             self.members.append(net)
 
+    def dataset_config(self) -> Any:
+        """The :class:`~hifft.ml.config.DatasetConfig` the model was trained on (priors, grid, precision)."""
+        from .config import DatasetConfig
+
+        return DatasetConfig.model_validate_json(self.ckpt["dataset_config"])
+
+    def augment_config(self) -> Any:
+        """The :class:`~hifft.ml.config.AugmentConfig` of its training (the q windows it saw)."""
+        from .config import AugmentConfig
+
+        return AugmentConfig.model_validate(self.ckpt["train_config"].get("augment", {}))
+
     # -- inputs ----------------------------------------------------------------
     def _arrays(self, curves: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         ds = curves
@@ -213,10 +225,18 @@ class Predictor:
         return ds
 
 
-def load(path: str | os.PathLike[str]) -> Predictor:
-    """Load ``model.pt`` written by :func:`hifft.ml.train.train`."""
+#: The model shipped with hifft (``make model`` trains it again; its record is beside it).
+DEFAULT_MODEL = Path(__file__).parent / "models" / "default.pt"
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Predictor:
+    """Load ``model.pt`` written by :func:`hifft.ml.train.train` (None: the shipped model)."""
     import torch
 
+    if path is None:
+        if not DEFAULT_MODEL.is_file():
+            raise FileNotFoundError(f"{DEFAULT_MODEL}: the shipped model is missing; 'make model' trains it")
+        path = DEFAULT_MODEL
     p = Path(path)
     if p.is_dir():
         p = p / "model.pt"
@@ -228,3 +248,42 @@ def load(path: str | os.PathLike[str]) -> Predictor:
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{p}: not an hifft ML checkpoint (format {CHECKPOINT_FORMAT})")
     return Predictor(ckpt)
+
+
+#: Checkpoint keys a shipped (exported) model keeps; the rest (history) goes to its JSON record.
+_SLIM_KEYS = (
+    "format", "hifft_version", "torch_version", "fingerprint", "classes", "coder", "calibration",
+    "coverage", "q", "logq", "model_config", "train_config", "dataset_config", "states", "train_seconds",
+)
+
+
+def export(path: str | os.PathLike[str], out: str | os.PathLike[str], command: str = "") -> tuple[Path, Path]:
+    """Write the slim checkpoint ``out`` and its record ``out`` with ``.json`` (how it was trained)."""
+    import json
+
+    import torch
+
+    from ..atomic import atomic_path, atomic_write
+
+    src = load(path)
+    ck = src.ckpt
+    slim = {k: ck[k] for k in _SLIM_KEYS if k in ck}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        torch.save(slim, tmp)
+    rec = out.with_suffix(".json")
+    hist = ck.get("history", [])
+    record = {
+        "made_by": command,
+        "hifft_version": ck.get("hifft_version"),
+        "torch_version": ck.get("torch_version"),
+        "train_seconds": ck.get("train_seconds"),
+        "ensemble_size": len(ck["states"]),
+        "parameters_per_member": int(sum(v.numel() for v in ck["states"][0].values())),
+        "train_config": ck.get("train_config"),
+        "dataset_config": json.loads(ck["dataset_config"]),
+        "final_epoch_per_member": list({int(h["member"]): h for h in hist}.values()),
+    }
+    atomic_write(rec, json.dumps(record, indent=1, default=str))
+    return out, rec

@@ -187,13 +187,16 @@ def compile_models(names: tuple[str, ...] | list[str] = CLASSES, precision: str 
         sm.load(n, precision)
 
 
-def sasmodels_iq(model: str, q: np.ndarray, pars: dict[str, Any], precision: str = "double") -> np.ndarray:
+def sasmodels_iq(
+    model: str, q: np.ndarray, pars: dict[str, Any], precision: str = "double", dq: np.ndarray | None = None
+) -> np.ndarray:
     """I(q) in 1/cm from sasmodels for ``pars`` (every name checked).
 
     ``precision="single"`` runs sasmodels' float32 kernel (1.5-2× faster for
-    the orientation-averaged shapes; relative difference ~1e-6).
+    the orientation-averaged shapes; relative difference ~1e-6). ``dq``: 1-σ
+    pinhole resolution (1/Å) per q point, or None for none.
     """
-    return sm.evaluate(model, q, pars, precision=precision)
+    return sm.evaluate(model, q, pars, precision=precision, dq=dq)
 
 
 def forward(
@@ -204,6 +207,7 @@ def forward(
     scale: float,
     background: float,
     precision: str = "double",
+    dq: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Noise-free I(q) (1/cm, background included) of one labelled sample."""
-    return sasmodels_iq(model, q, sasmodels_pars(model, label, shapes, scale, background), precision)
+    """Noise-free I(q) (1/cm, background included) of one labelled sample; ``dq``: see :func:`sasmodels_iq`."""
+    return sasmodels_iq(model, q, sasmodels_pars(model, label, shapes, scale, background), precision, dq)

@@ -115,9 +115,11 @@ def test_noisy_sphere_fit_recovers_radius_scale_and_class(cfg):
     assert f.params["radius_pd"] == pytest.approx(0.08, abs=0.04)
     assert f.scale == pytest.approx(0.01, rel=0.1) and f.background == pytest.approx(0.003, rel=0.2)
     assert f.chi2 / q.size < 2.0
-    # the nested hard-sphere model fits as well (its fit also starts from the
-    # sphere's) but pays for its extra parameter
-    assert r.fits["sphere@hardsphere"].chi2 <= f.chi2 + 3.0
+    # the hard-sphere prior starts at φ = 0.05, where S(q) dips visibly at low
+    # q: its best fit (started from the sphere's too) is clearly worse
+    from hifft.ml.evaluate import lrt_unidentifiable
+
+    assert not lrt_unidentifiable(f.chi2, r.fits["sphere@hardsphere"].chi2, dof=1)
     assert r.best == "sphere"
     assert r.fits["core_shell_sphere"].aic > f.aic + 10
     assert r.seconds > 0 and r.cpu_seconds > 0

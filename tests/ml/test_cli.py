@@ -118,7 +118,7 @@ def test_predict_on_hifft_exports(tmp_path, tiny_model, tiny_store):
     outs = []
     for f in (h5, xml):
         out = tmp_path / (str(f).rsplit("/", 1)[-1] + ".nc")
-        r = runner.invoke(app, ["ml", "predict", str(path), str(f), "--out", str(out)])
+        r = runner.invoke(app, ["ml", "predict", str(f), "--model", str(path), "--no-refine", "--out", str(out)])
         assert r.exit_code == 0, r.output
         assert "class probabilities" in r.output
         outs.append(xr.load_dataset(out))
@@ -182,3 +182,14 @@ def test_baseline_then_evaluate(tmp_path, tiny_model, tiny_store, on_cluster):
     assert {t["metric"] for t in res["targets"]} >= {"accuracy", "radius_rel_rmse", "coverage_min"}
     assert "Least squares vs network" in md.read_text()
     assert "by volfraction" in md.read_text()
+    # identifiability from the baseline's per-class fits: the truth's χ² is never above its fit's
+    idf = res["identifiability"]
+    assert idf["n"] == 5 and len(idf["flags"]) == 5 and 0 <= idf["unidentifiable_fraction"] <= 1
+    for f, t, c in zip(lsq["fits"], lsq["true_shape"], idf["chi2_truth"], strict=True):
+        assert c > 0 and np.isfinite(c) and np.isfinite(f["fits"][t]["chi2"])
+    # predict + refine on the same curves, timed against least squares
+    ref = res["refined"]
+    assert ref["n"] == 5 and len(ref["correct"]) == 5 and ref["cpu_seconds_per_curve"] > 0
+    assert ref["accuracy"] == pytest.approx(np.mean(ref["correct"]))
+    assert "Network + refinement" in md.read_text()
+    assert {t["metric"] for t in res["targets"]} >= {"baseline.accuracy", "refined.speedup_vs_baseline"}

@@ -72,7 +72,8 @@ def test_default_pipeline_file_loads():
     cfg = load(Path(__file__).parents[2] / "pipelines" / "ml_default.yaml")
     assert cfg.dataset.classes == list(CLASSES)
     assert cfg.dataset.q.n == 256 and cfg.dataset.q.min == 0.002 and cfg.dataset.q.max == 0.5
-    assert cfg.dataset.shapes.hardsphere.volfraction.bounds() == (0.0, 0.3)
+    assert cfg.dataset.shapes.hardsphere.volfraction.bounds() == (0.05, 0.35)
+    assert cfg.dataset.shapes.ellipsoid.min_axis_ratio == 1.5
     assert cfg.train is not None and cfg.train.ensemble >= 2
 
 
