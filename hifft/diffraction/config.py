@@ -1,0 +1,399 @@
+"""Configuration of droplet-diffraction jobs: strict pydantic models read from one YAML file.
+
+Sections: ``beam``, ``detector``, ``grid``, ``droplets`` (the priors),
+``rules`` (label thresholds, keyed by label name), ``noise`` (detector
+nuisances) and ``dataset``. Lengths accept units ("250 nm") and are stored
+in Å; photon energies accept units ("19 eV") and are stored in eV; angles are
+degrees. Bad values are refused with the field named
+(:func:`hifft.config.load_config`); so are unknown label or family names.
+
+Defaults follow seed 003 (notes_003.md): FERMI XUV photons of 19–35 eV
+(λ ≈ 65–35 nm), a flat MCP 65 mm downstream reaching 30° scattering angle
+with a central hole; droplet sizes from a few hundred nm to about 1 µm
+across (Langbehn et al., PRL 121, 255301, 2018).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from .. import units
+from ..config import StrictModel, load_config
+from ..sampleset import SplitConfig
+from .labels import LABELS
+
+#: Geometry families the generator draws (see :mod:`hifft.diffraction.droplets`).
+FAMILIES: tuple[str, ...] = ("empty", "spheroid", "prolate", "capsule", "bent", "pair", "core_shell", "lobed")
+
+
+def photon_energy(value: Any, field: str) -> float:
+    """Photon energy in eV from a number (eV) or a string with units ("0.019 keV")."""
+    if isinstance(value, bool):
+        raise ValueError(f"{field}: expected an energy, got a boolean")
+    if isinstance(value, int | float):
+        e = float(value)
+    else:
+        ureg = units.registry()
+        try:
+            e = float(ureg.Quantity(str(value)).to("eV").magnitude)
+        except Exception as exc:  # pint raises several unrelated types
+            raise ValueError(f"{field}: cannot read {value!r} as a photon energy (e.g. '19 eV')") from exc
+    if not (math.isfinite(e) and e > 0):
+        raise ValueError(f"{field}: must be a positive energy, got {value!r}")
+    return e
+
+
+class Range(StrictModel):
+    """A parameter drawn uniformly in [low, high] (a bare number fixes it; a list is [low, high])."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, int | float | str) and not isinstance(data, bool):
+            return {"low": data, "high": data}
+        if isinstance(data, list | tuple):
+            if len(data) != 2:
+                raise ValueError(f"a range is [low, high]; got {len(data)} values")
+            return {"low": data[0], "high": data[1]}
+        return data
+
+    @model_validator(mode="after")
+    def _order(self) -> Range:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError("low and high must be finite")
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) is below low ({self.low})")
+        return self
+
+    def sample(self, rng: np.random.Generator) -> float:
+        """One uniform draw."""
+        return float(rng.uniform(self.low, self.high)) if self.high > self.low else self.low
+
+    def sample_log(self, rng: np.random.Generator) -> float:
+        """One log-uniform draw (both ends must be > 0)."""
+        if self.high <= self.low:
+            return self.low
+        return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+
+
+class PositiveRange(Range):
+    @model_validator(mode="after")
+    def _positive(self) -> PositiveRange:
+        if self.low <= 0:
+            raise ValueError(f"low must be > 0, got {self.low}")
+        return self
+
+
+class LengthRange(PositiveRange):
+    """A length range in Å (strings with units accepted)."""
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _len(cls, v: Any, info: Any) -> float:
+        return units.length(v, info.field_name)
+
+
+class GapRange(Range):
+    """A non-negative length range in Å (a separation may be zero)."""
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _len(cls, v: Any, info: Any) -> float:
+        return units.length(v, info.field_name)
+
+    @model_validator(mode="after")
+    def _nonneg(self) -> GapRange:
+        if self.low < 0:
+            raise ValueError(f"low must be >= 0, got {self.low}")
+        return self
+
+
+class EnergyRange(PositiveRange):
+    """Photon energies in eV (strings with units accepted)."""
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _ev(cls, v: Any, info: Any) -> float:
+        return photon_energy(v, info.field_name)
+
+
+class BeamConfig(StrictModel):
+    """Photon energy per image, drawn uniformly in ``energy`` (eV)."""
+
+    energy: EnergyRange = EnergyRange(low=19.0, high=35.0)
+
+
+class DetectorConfig(StrictModel):
+    """A flat square detector normal to the beam whose inscribed circle reaches ``two_theta_max``.
+
+    Pixels beyond ``two_theta_max`` (the corners, outside the round MCP) read 0.
+    ``polarization``: direction of the linear polarization ("x" horizontal,
+    "y", or "none") for the dipole factor; ``solid_angle``: weight pixels by
+    their solid angle (cos³ 2θ on a flat detector).
+    """
+
+    shape: int = Field(128, ge=16, le=2048)
+    two_theta_max: float = Field(30.0, gt=0, lt=80)
+    distance: float = 650000.0  # 65 mm
+    polarization: Literal["x", "y", "none"] = "x"
+    solid_angle: bool = True
+
+    @field_validator("distance", mode="before")
+    @classmethod
+    def _len(cls, v: Any) -> float:
+        d = units.length(v, "distance")
+        if not d > 0:
+            raise ValueError(f"distance: must be positive, got {v!r}")
+        return d
+
+
+class GridConfig(StrictModel):
+    """Voxel grid per image, chosen from the wavelength and the droplet's size.
+
+    Spacing per axis puts the grid's Nyquist at ``q_oversampling`` × the
+    largest q component the detector needs (q_⊥ = k sin 2θ_max across the
+    beam, q_z = k (1 − cos 2θ_max) along it; z voxels at most ``z_stretch`` ×
+    the transverse ones), so aliased voxel harmonics stay small at the
+    detector edge. Sizes per axis make the box ``real_oversampling`` × the
+    droplet's extent (fast FFT sizes, at most ``max_size``), so the linear
+    interpolation of |F|² sees ~6 samples per fringe; the box must hold at
+    least ``min_oversampling`` × the extent (2 = Nyquist sampling of |F|²).
+    """
+
+    q_oversampling: float = Field(1.5, ge=1.2, le=4.0)
+    z_stretch: float = Field(2.0, ge=1.0, le=4.0)
+    real_oversampling: float = Field(6.0, ge=2.0, le=16.0)
+    min_oversampling: float = Field(2.0, ge=2.0, le=8.0)
+    min_size: int = Field(16, ge=8)
+    max_size: int = Field(192, ge=16, le=1024)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> GridConfig:
+        if self.min_size > self.max_size:
+            raise ValueError("min_size: must not exceed max_size")
+        if self.min_oversampling > self.real_oversampling:
+            raise ValueError("min_oversampling: must not exceed real_oversampling")
+        return self
+
+
+class DropletsConfig(StrictModel):
+    """Priors of the droplet geometry (see :mod:`hifft.diffraction.droplets` for each family).
+
+    ``families``: relative weight of each geometry family (unknown names are
+    errors). Sizes: ``radius`` is the volume-equivalent radius of single
+    droplets; ``pair_radius`` that of each droplet of a pair. Orientations are
+    uniform on SO(3) for every non-spherical body.
+    """
+
+    families: dict[str, float] = Field(default_factory=lambda: {
+        "empty": 0.04, "spheroid": 0.42, "prolate": 0.12, "capsule": 0.08, "bent": 0.08,
+        "pair": 0.10, "core_shell": 0.06, "lobed": 0.10})
+    radius: LengthRange = LengthRange(low=1000.0, high=5000.0)
+    #: fraction of spheroid draws that are exact spheres
+    sphere_fraction: float = Field(0.3, ge=0, le=1)
+    #: polar / equatorial semi-axis of oblate spheroids (1 = sphere)
+    oblate_aspect: PositiveRange = PositiveRange(low=0.6, high=1.0)
+    #: long / short semi-axis of prolate ellipsoids
+    prolate_aspect: PositiveRange = PositiveRange(low=1.3, high=2.5)
+    #: middle / short semi-axis of prolate ellipsoids (1 = prolate spheroid)
+    triaxial: PositiveRange = PositiveRange(low=1.0, high=1.2)
+    #: total length / diameter of capsules and bent capsules
+    capsule_aspect: PositiveRange = PositiveRange(low=1.5, high=4.0)
+    #: angle (degrees) the axis of a bent capsule turns through
+    bend_angle: PositiveRange = PositiveRange(low=40.0, high=120.0)
+    #: core radius / outer radius of core-shell droplets
+    core_fraction: PositiveRange = PositiveRange(low=0.4, high=0.8)
+    #: core SLD / shell SLD of core-shell droplets
+    core_contrast: PositiveRange = PositiveRange(low=1.5, high=4.0)
+    #: small / large lobe radius of lobed droplets (a bump to a second lobe)
+    lobe_ratio: PositiveRange = PositiveRange(low=0.3, high=0.8)
+    #: lobe centre distance / (sum of the lobe radii); < 1 overlaps
+    lobe_distance: PositiveRange = PositiveRange(low=0.5, high=0.9)
+    pair_radius: LengthRange = LengthRange(low=1000.0, high=3000.0)
+    #: separation of a pair's centres along the beam and across it
+    pair_axial: GapRange = GapRange(low=0.0, high=12000.0)
+    pair_transverse: GapRange = GapRange(low=0.0, high=12000.0)
+    #: fraction of pairs lined up along the beam (transverse separation ≤ 0.15 × axial)
+    pair_inline: float = Field(0.5, ge=0, le=1)
+
+    @field_validator("families")
+    @classmethod
+    def _families(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown family {unknown[0]!r}; the families are {', '.join(FAMILIES)}")
+        if any(not (math.isfinite(w) and w >= 0) for w in v.values()):
+            raise ValueError("weights must be finite and >= 0")
+        if sum(v.values()) <= 0:
+            raise ValueError("at least one family needs a positive weight")
+        return v
+
+    @model_validator(mode="after")
+    def _shapes(self) -> DropletsConfig:
+        if self.oblate_aspect.high > 1.0:
+            raise ValueError("oblate_aspect: must be <= 1 (polar <= equatorial)")
+        if self.prolate_aspect.low < 1.0 or self.triaxial.low < 1.0 or self.capsule_aspect.low < 1.0:
+            raise ValueError("prolate_aspect, triaxial, capsule_aspect: must be >= 1")
+        if self.core_fraction.high >= 1.0 or self.lobe_ratio.high > 1.0:
+            raise ValueError("core_fraction: must be < 1; lobe_ratio: must be <= 1")
+        if self.bend_angle.high > 270:
+            raise ValueError("bend_angle: at most 270 degrees")
+        return self
+
+    def weights(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """Families with positive weight and their probabilities."""
+        names = tuple(f for f in FAMILIES if self.families.get(f, 0.0) > 0)
+        w = np.array([self.families[f] for f in names])
+        return names, w / w.sum()
+
+
+class RoundRule(StrictModel):
+    max_aspect: float = Field(1.1, ge=1.0)
+
+
+class ProlateRule(StrictModel):
+    min_elongation: float = Field(1.15, ge=1.0)
+    min_projected_aspect: float = Field(1.1, ge=1.0)
+
+
+class StreakRule(StrictModel):
+    min_aspect: float = Field(2.0, ge=1.0)
+
+
+class BentRule(StrictModel):
+    min_streak_bend: float = Field(0.1, ge=0)
+    min_body_bend: float = Field(0.06, ge=0)
+
+
+class AsymmetricRule(StrictModel):
+    min_defect: float = Field(0.12, ge=0, le=1)
+
+
+class LayeredRule(StrictModel):
+    min_contrast: float = Field(0.25, ge=0, le=1)
+    min_thickness: float = Field(0.1, ge=0, le=1)
+
+
+class NewtonRule(StrictModel):
+    min_fringes: float = Field(1.5, ge=0)
+
+
+class DoubleRingsRule(StrictModel):
+    min_radius_ratio: float = Field(1.2, ge=1.0)
+
+
+class RulesConfig(StrictModel):
+    """Thresholds of the labelling rules, keyed by label (see :func:`droplets.derive_labels`)."""
+
+    round: RoundRule = RoundRule()
+    prolate: ProlateRule = ProlateRule()
+    streak: StreakRule = StreakRule()
+    bent: BentRule = BentRule()
+    asymmetric: AsymmetricRule = AsymmetricRule()
+    layered: LayeredRule = LayeredRule()
+    newton_rings: NewtonRule = NewtonRule()
+    double_rings: DoubleRingsRule = DoubleRingsRule()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_labels(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if key not in LABELS:
+                    raise ValueError(f"unknown label {key!r}; the labels are {', '.join(LABELS)}")
+                if key not in cls.model_fields:
+                    raise ValueError(f"label {key!r} has no thresholds (rules exist for "
+                                     f"{', '.join(cls.model_fields)})")
+        return data
+
+
+class NoiseConfig(StrictModel):
+    """Detector nuisances, drawn per image.
+
+    ``flux``: photons scattered into the detector (log-uniform); ``gain``: MCP
+    and phosphor gain, signal units per photon (log-uniform); ``hole_radius``:
+    MCP central hole, degrees of 2θ; ``straylight``: straylight at the hole
+    edge relative to the mean signal per pixel, decaying as exp(−Δ2θ/width)
+    with ``straylight_width`` degrees; ``uniform``: width b of added U(0, b)
+    noise relative to the mean signal (the paper's noise test); ``saturation``:
+    clip level relative to the brightest expected pixel; ``adc_max``: the
+    largest value the camera writes (uint16).
+    """
+
+    flux: PositiveRange = PositiveRange(low=1e5, high=1e7)
+    gain: PositiveRange = PositiveRange(low=0.5, high=2.0)
+    hole_radius: Range = Range(low=2.0, high=4.0)
+    straylight: Range = Range(low=0.0, high=1.0)
+    straylight_width: PositiveRange = PositiveRange(low=2.0, high=8.0)
+    uniform: Range = Range(low=0.0, high=0.5)
+    saturation: PositiveRange = PositiveRange(low=0.2, high=2.0)
+    adc_max: float = Field(65535.0, gt=0)
+
+    @model_validator(mode="after")
+    def _nonneg(self) -> NoiseConfig:
+        for name in ("hole_radius", "straylight", "uniform"):
+            if getattr(self, name).low < 0:
+                raise ValueError(f"{name}: must be >= 0")
+        return self
+
+
+class DatasetConfig(StrictModel):
+    n_samples: int = Field(64, ge=1)
+    chunk_size: int = Field(16, ge=1)
+    seed: int = Field(0, ge=0)
+    split: SplitConfig = SplitConfig()
+    #: also store the noise-free expected photon counts per pixel (``clean``)
+    store_clean: bool = False
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.n_samples // self.chunk_size)
+
+
+class DiffractionConfig(StrictModel):
+    beam: BeamConfig = BeamConfig()
+    detector: DetectorConfig = DetectorConfig()
+    grid: GridConfig = GridConfig()
+    droplets: DropletsConfig = DropletsConfig()
+    rules: RulesConfig = RulesConfig()
+    noise: NoiseConfig = NoiseConfig()
+    dataset: DatasetConfig = DatasetConfig()
+
+    @model_validator(mode="after")
+    def _fits(self) -> DiffractionConfig:
+        if self.noise.hole_radius.high >= self.detector.two_theta_max:
+            raise ValueError("noise.hole_radius: the hole must be smaller than detector.two_theta_max")
+        from .droplets import max_extent
+        from .patterns import spacings, wavelength_of
+
+        lam = wavelength_of(self.beam.energy.high)  # the finest voxels
+        d_xy, d_z = spacings(lam, self.detector.two_theta_max, self.grid.q_oversampling, self.grid.z_stretch)
+        names, _ = self.droplets.weights()
+        for fam in names:
+            for ext, d, where in zip(max_extent(self.droplets, fam), (d_xy, d_z), ("across", "along"),
+                                     strict=True):
+                if self.grid.min_oversampling * ext > self.grid.max_size * d:
+                    raise ValueError(
+                        f"droplets: family {fam!r} reaches {ext / 1e4:.3g} µm {where} the beam, more than "
+                        f"grid.max_size ({self.grid.max_size}) voxels of {d / 10:.3g} nm hold at "
+                        f"{self.grid.min_oversampling}× oversampling (at {self.beam.energy.high:g} eV); "
+                        "shrink its size priors or raise grid.max_size")
+        return self
+
+
+def load(path: str | os.PathLike[str]) -> DiffractionConfig:
+    """Read and validate a diffraction job file (errors name the file and field)."""
+    return load_config(path, DiffractionConfig)
+
+
+__all__ = ["FAMILIES", "BeamConfig", "DatasetConfig", "DetectorConfig", "DiffractionConfig", "DropletsConfig",
+           "EnergyRange", "GridConfig", "LengthRange", "NoiseConfig", "Range", "RulesConfig", "load",
+           "photon_energy"]
