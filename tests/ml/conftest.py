@@ -25,7 +25,7 @@ train:
   out: OUT
   seed: 0
   ensemble: 2
-  epochs: 4
+  epochs: 6
   batch_size: 64
   threads: 1
   lr: 0.003

@@ -137,9 +137,9 @@ def test_speckle_augmentation_has_gamma_statistics():
     np.testing.assert_allclose(rel[few], 1 / np.sqrt(n[few]), rtol=0.1)
     np.testing.assert_allclose(out.numpy().mean(0), 1.0, atol=5 / np.sqrt(4000) + 1e-9)
     np.testing.assert_allclose((s_box / out).numpy()[0], 1 / np.sqrt(n), rtol=1e-9)
-    # p_speckle = 0 leaves curves alone: only Poisson counting noise, 1/√λ relative, at a fixed exposure
+    # p_speckle = p_smear = 0 leaves curves alone: only Poisson counting noise, 1/√λ relative, at a fixed exposure
     noise = NoiseConfig(exposure=100.0)
-    aug0 = Augmenter(q, noise, AugmentConfig(p_speckle=0.0))
+    aug0 = Augmenter(q, noise, AugmentConfig(p_speckle=0.0, p_smear=0.0))
     li, _, m = aug0.renoise(i_true * 10.0, np.random.default_rng(1), torch.Generator().manual_seed(1))
     lam = 10.0 * counts_per_intensity(q, noise, 100.0)
     rel = (10.0 ** li.double().numpy() / 10.0 - 1).std(0)
