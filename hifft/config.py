@@ -17,13 +17,15 @@ YAML syntax as the file; and callers (tests) pass ``environ`` explicitly.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
+import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "HIFFT_"
 #: Separates the section from the key (``HIFFT_FFT__BACKEND``); ``HIFFT_`` variables
@@ -161,3 +163,70 @@ def load_config(
         names = sorted(n for n in env if _is_override(n))
         source += f" (with environment overrides {', '.join(names)})"
     return validate(model, deep_merge(load_yaml(path), over), source)
+
+
+class Range(StrictModel):
+    """A parameter drawn uniformly in [low, high] (a bare number fixes it; a list is [low, high])."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, int | float | str) and not isinstance(data, bool):
+            return {"low": data, "high": data}
+        if isinstance(data, list | tuple):
+            if len(data) != 2:
+                raise ValueError(f"a range is [low, high]; got {len(data)} values")
+            return {"low": data[0], "high": data[1]}
+        return data
+
+    @model_validator(mode="after")
+    def _order(self) -> Range:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError("low and high must be finite")
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) is below low ({self.low})")
+        return self
+
+    @overload
+    def sample(self, rng: np.random.Generator, n: None = None) -> float: ...
+    @overload
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray: ...
+    def sample(self, rng: np.random.Generator, n: int | None = None) -> float | np.ndarray:
+        """One uniform draw (``n`` None) or ``n`` of them."""
+        if n is None:
+            return float(rng.uniform(self.low, self.high)) if self.high > self.low else self.low
+        return rng.uniform(self.low, self.high, size=n) if self.high > self.low else np.full(n, self.low)
+
+    def sample_log(self, rng: np.random.Generator) -> float:
+        """One log-uniform draw (both ends must be > 0)."""
+        if self.high <= self.low:
+            return self.low
+        return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+
+
+class PositiveRange(Range):
+    """A range with low > 0."""
+
+    @model_validator(mode="after")
+    def _positive(self) -> PositiveRange:
+        if self.low <= 0:
+            raise ValueError(f"low must be > 0, got {self.low}")
+        return self
+
+
+class LengthRange(Range):
+    """A length range in Å (strings with units accepted)."""
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _len(cls, v: Any, info: Any) -> float:
+        from . import units
+
+        return units.length(v, info.field_name)
+
+
+class PositiveLengthRange(LengthRange, PositiveRange):
+    """A length range in Å with low > 0."""

@@ -23,7 +23,8 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from .. import units
-from ..config import StrictModel, load_config
+from ..config import PositiveLengthRange as LengthRange
+from ..config import PositiveRange, Range, StrictModel, load_config
 from ..sampleset import SplitConfig
 from .labels import LABELS
 
@@ -46,59 +47,6 @@ def photon_energy(value: Any, field: str) -> float:
     if not (math.isfinite(e) and e > 0):
         raise ValueError(f"{field}: must be a positive energy, got {value!r}")
     return e
-
-
-class Range(StrictModel):
-    """A parameter drawn uniformly in [low, high] (a bare number fixes it; a list is [low, high])."""
-
-    low: float
-    high: float
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        if isinstance(data, int | float | str) and not isinstance(data, bool):
-            return {"low": data, "high": data}
-        if isinstance(data, list | tuple):
-            if len(data) != 2:
-                raise ValueError(f"a range is [low, high]; got {len(data)} values")
-            return {"low": data[0], "high": data[1]}
-        return data
-
-    @model_validator(mode="after")
-    def _order(self) -> Range:
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise ValueError("low and high must be finite")
-        if self.high < self.low:
-            raise ValueError(f"high ({self.high}) is below low ({self.low})")
-        return self
-
-    def sample(self, rng: np.random.Generator) -> float:
-        """One uniform draw."""
-        return float(rng.uniform(self.low, self.high)) if self.high > self.low else self.low
-
-    def sample_log(self, rng: np.random.Generator) -> float:
-        """One log-uniform draw (both ends must be > 0)."""
-        if self.high <= self.low:
-            return self.low
-        return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
-
-
-class PositiveRange(Range):
-    @model_validator(mode="after")
-    def _positive(self) -> PositiveRange:
-        if self.low <= 0:
-            raise ValueError(f"low must be > 0, got {self.low}")
-        return self
-
-
-class LengthRange(PositiveRange):
-    """A length range in Å (strings with units accepted)."""
-
-    @field_validator("low", "high", mode="before")
-    @classmethod
-    def _len(cls, v: Any, info: Any) -> float:
-        return units.length(v, info.field_name)
 
 
 class GapRange(Range):

@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import field_validator, model_validator
 
 from .. import units
-from ..config import StrictModel, load_config
+from ..config import LengthRange, Range, StrictModel, load_config
 from ..sampleset import SplitConfig
 from .geometry import Beam, Detector, Geometry, angle, wavelength_of
 
@@ -67,40 +66,6 @@ class SampleConfig(StrictModel):
     @classmethod
     def _len(cls, v: Any) -> float:
         return units.length(v, "roughness")
-
-
-class Range(StrictModel):
-    """A parameter drawn uniformly in [low, high] (a bare number fixes it; a list is [low, high])."""
-
-    low: float
-    high: float
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        if isinstance(data, int | float | str) and not isinstance(data, bool):
-            return {"low": data, "high": data}
-        if isinstance(data, list | tuple):
-            if len(data) != 2:
-                raise ValueError(f"a range is [low, high]; got {len(data)} values")
-            return {"low": data[0], "high": data[1]}
-        return data
-
-    @model_validator(mode="after")
-    def _order(self) -> Range:
-        if self.high < self.low:
-            raise ValueError(f"high ({self.high}) is below low ({self.low})")
-        return self
-
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.uniform(self.low, self.high, size=n) if self.high > self.low else np.full(n, self.low)
-
-
-class LengthRange(Range):
-    @field_validator("low", "high", mode="before")
-    @classmethod
-    def _len(cls, v: Any, info: Any) -> float:
-        return units.length(v, info.field_name)
 
 
 class IslandsConfig(StrictModel):
