@@ -171,6 +171,38 @@ def values_in(da: Any, kind: str) -> np.ndarray:
     return v if not u else v * factor(str(u), kind)
 
 
+#: hc in eV·Å (CODATA 2018, exact since the 2019 SI): λ[Å] = HC_EV_ANGSTROM / E[eV].
+HC_EV_ANGSTROM = 12398.419843320026
+
+
+def photon_energy(value: Any, field: str = "energy", number_unit: str = "eV") -> float:
+    """Photon energy in eV from a number (in ``number_unit``) or a string with units ("12.9 keV", "19 eV").
+
+    Subsystems differ in the unit a bare number means (keV for hard X-rays,
+    eV for XUV), so the caller says; the result is always eV, positive and finite.
+    """
+    if isinstance(value, bool) or value is None:
+        raise UnitError(f"{field}: expected an energy, got {value!r}")
+    ureg = registry()
+    try:
+        if isinstance(value, int | float | np.integer | np.floating):
+            e = float(ureg.Quantity(float(value), number_unit).to("eV").magnitude)
+        else:
+            q = value if isinstance(value, pint.Quantity) else ureg.Quantity(str(value).strip())
+            e = float(q.to("eV").magnitude) if isinstance(q, pint.Quantity) else \
+                float(ureg.Quantity(float(q), number_unit).to("eV").magnitude)
+    except Exception as exc:  # pint raises several unrelated types
+        raise UnitError(f"{field}: cannot read {value!r} as a photon energy (e.g. '19 eV', '12.9 keV')") from exc
+    if not (np.isfinite(e) and e > 0):
+        raise UnitError(f"{field}: must be a positive, finite energy, got {value!r}")
+    return e
+
+
+def wavelength_from_energy(energy_ev: float) -> float:
+    """Photon wavelength in Å for an energy in eV."""
+    return HC_EV_ANGSTROM / float(energy_ev)
+
+
 #: Absolute-scale prefactor: I[1/cm] = INTENSITY_PREFACTOR · |A|²/V_box with
 #: A in (1e-6/Å²)·Å³ and V_box in Å³ (1e-12 Å⁻⁴·Å³ = 1e-12 /Å = 1e-4 /cm).
 INTENSITY_PREFACTOR = 1e-4

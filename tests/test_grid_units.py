@@ -149,3 +149,23 @@ def test_values_in_reads_the_units_attr():
     np.testing.assert_array_equal(units.values_in(q.assign_attrs(units=""), "q"), [1.0, 2.0])
     with pytest.raises(units.UnitError, match="sld"):
         units.values_in(q, "sld")
+
+
+@pytest.mark.parametrize(("value", "number_unit", "ev"), [
+    (19, "eV", 19.0),                 # XUV: bare numbers in eV
+    ("0.019 keV", "eV", 19.0),
+    (12.9, "keV", 12900.0),           # hard X-rays: bare numbers in keV
+    ("12.9 keV", "eV", 12900.0),      # a unit overrides the caller's number unit
+])
+def test_photon_energy_and_wavelength(value, number_unit, ev):
+    e = units.photon_energy(value, "energy", number_unit=number_unit)
+    assert e == pytest.approx(ev, rel=1e-12)
+    # λ = hc/E against scipy's CODATA constants
+    import scipy.constants as const
+    assert units.wavelength_from_energy(e) == pytest.approx(const.h * const.c / (ev * const.e) * 1e10, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["5 nm", -3, 0, "nan eV", True, None])
+def test_photon_energy_bad_input_named(bad):
+    with pytest.raises(units.UnitError, match=r"beam\.energy"):
+        units.photon_energy(bad, "beam.energy")

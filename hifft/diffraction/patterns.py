@@ -34,16 +34,13 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import scipy.constants as const
 from scipy.fft import next_fast_len
 
 from ..grid import Grid
 from ..reduce import Detector, detector_image
+from ..units import HC_EV_ANGSTROM, wavelength_from_energy
 from .config import DetectorConfig, GridConfig, NoiseConfig
 from .droplets import Droplets
-
-#: h·c in eV·Å (CODATA, from scipy.constants).
-HC_EV_ANGSTROM = const.h * const.c / const.e * 1e10
 
 
 class PatternError(ValueError):
@@ -55,7 +52,7 @@ def wavelength_of(energy_ev: float) -> float:
     e = float(energy_ev)
     if not (math.isfinite(e) and e > 0):
         raise PatternError(f"energy: must be a positive number of eV, got {energy_ev!r}")
-    return HC_EV_ANGSTROM / e
+    return wavelength_from_energy(e)
 
 
 def spacings(wavelength: float, two_theta_max: float, q_oversampling: float,

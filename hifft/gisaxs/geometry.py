@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ..units import UnitError, convert, registry
+from ..units import HC_EV_ANGSTROM, UnitError, convert, photon_energy, registry, wavelength_from_energy
 
-#: hc in keV·Å (CODATA 2018), λ[Å] = HC_KEV_A / E[keV]
-HC_KEV_A = 12.398419843320026
+#: hc in keV·Å (from the unit module), λ[Å] = HC_KEV_A / E[keV]
+HC_KEV_A = HC_EV_ANGSTROM / 1000.0
 #: wavelengths accepted, Å (124 keV … 0.4 keV X-rays, and cold neutrons up to 30 Å)
 WAVELENGTH_RANGE = (0.1, 30.0)
 
@@ -65,10 +65,10 @@ def wavelength_of(wavelength: Any = None, energy: Any = None) -> float:
     if (wavelength is None) == (energy is None):
         raise GeometryError("wavelength/energy: give exactly one of them")
     if energy is not None:
-        e = _quantity(energy, "keV", "energy")
-        if e <= 0:
-            raise GeometryError(f"energy: must be positive, got {energy!r}")
-        lam = HC_KEV_A / e
+        try:
+            lam = wavelength_from_energy(photon_energy(energy, "energy", number_unit="keV"))
+        except UnitError as exc:
+            raise GeometryError(str(exc)) from exc
         name = "energy"
     else:
         try:

@@ -171,8 +171,9 @@ def refine(
             v = fit.params[p]
             if p in S.LENGTHS:
                 lower[p], upper[p] = v * math.exp(-z * sd), v * math.exp(z * sd)
-            else:
-                lower[p], upper[p] = v - z * sd, v + z * sd
+            else:  # a linear parameter's interval stops at its physical limits (pd, φ ≥ 0)
+                lo_p, hi_p = LINEAR_LIMITS.get(p, (-math.inf, math.inf))
+                lower[p], upper[p] = max(lo_p, v - z * sd), min(hi_p, v + z * sd)
         dof = max(1, q.size - fit.k)
         cands.append(
             Candidate(

@@ -112,6 +112,9 @@ def test_refine_recovers_parameters_and_flags_ood(tiny_model, tmp_path):
     assert abs(c.params["radius"] / 70.0 - 1) < 0.02, c.params
     assert abs(c.params["radius_pd"] - 0.08) < 0.02, c.params
     assert c.lower["radius"] < c.params["radius"] < c.upper["radius"]
+    for cand in ans.candidates:  # linear parameters' intervals stop at their physical limits
+        for p in set(cand.params) & {"radius_pd", "length_pd", "volfraction"}:
+            assert 0.0 <= cand.lower[p] <= cand.params[p] <= cand.upper[p], (cand.model, p)
     assert 0.5 < c.chi2_red < 2.0
     assert ans.shape in ("sphere", "sphere@hardsphere")  # the AIC may not separate the nested model
     assert not any("poor fit" in f for f in ans.ood)
