@@ -47,7 +47,7 @@ def _root(
 
 
 _SUBCOMMANDS = ("hifft.fft.cli", "hifft.volume.cli", "hifft.compare.cli", "hifft.ml.cli", "hifft.gisaxs.cli",
-                "hifft.bcdi.cli", "hifft.diffraction.cli",
+                "hifft.bcdi.cli", "hifft.diffraction.cli", "hifft.images.cli",
                 "hifft.pipeline")
 
 _STACK = (
