@@ -80,6 +80,17 @@ class ChunkTask:
         return chunk_name(self.index)
 
 
+def write_template_store(ds: Any, path: Any, encoding: dict[str, Any] | None = None) -> None:
+    """Write a dataset store's template: the per-sample arrays as metadata only (lazy; their
+    chunks come per task through :func:`write_region`), then every variable without the
+    ``sample`` dimension (detector angles, q maps) with its values: ``to_zarr(compute=False)``
+    leaves any dask-backed one unwritten, and it would read back as NaN."""
+    ds.to_zarr(path, group=GROUP, compute=False, mode="w", consolidated=False, encoding=encoding or {})
+    static = ds.drop_dims("sample")
+    if static.variables:
+        static.compute().to_zarr(path, group=GROUP, mode="r+", consolidated=False)
+
+
 def write_region(ds: Any, store: str, i0: int, i1: int) -> None:
     """Write an xarray Dataset of samples ``[i0, i1)`` into the store's group (its own chunks only)."""
     ds.to_zarr(store, group=GROUP, region={"sample": slice(i0, i1)}, consolidated=False)
@@ -151,4 +162,4 @@ def open_dataset_store(path: str | os.PathLike[str], *, what: str, command: str,
 
 
 __all__ = ["GROUP", "SPLITS", "TEMPLATE", "ChunkTask", "SplitConfig", "chunk_bounds", "chunk_name",
-           "open_dataset_store", "run_dataset_job", "write_region"]
+           "open_dataset_store", "run_dataset_job", "write_region", "write_template_store"]

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._version import __version__
 from ..runner import Outcome
-from ..sampleset import GROUP, SPLITS, ChunkTask, open_dataset_store, run_dataset_job, write_region
+from ..sampleset import SPLITS, ChunkTask, open_dataset_store, run_dataset_job, write_region, write_template_store
 from ..sampleset import chunk_bounds as _bounds
 from ..store import Manifest
 from .config import FAMILIES, DiffractionConfig
@@ -210,7 +210,7 @@ def write_template(cfg: DiffractionConfig, path: str | os.PathLike[str]) -> None
     arrays["sample"] = np.arange(n, dtype=np.int64)
     ds = to_xarray(arrays, cfg, _attrs(cfg)).chunk({"sample": c})
     enc = {v: {"chunks": (1, rows, cols)} for v in imgs}
-    ds.to_zarr(path, group=GROUP, compute=False, mode="w", consolidated=False, encoding=enc)
+    write_template_store(ds, path, enc)
 
 
 def estimate_bytes(cfg: DiffractionConfig) -> int:

@@ -35,7 +35,15 @@ import numpy as np
 
 from .._version import __version__
 from ..runner import Outcome
-from ..sampleset import GROUP, TEMPLATE, ChunkTask, open_dataset_store, run_dataset_job, write_region
+from ..sampleset import (
+    GROUP,
+    TEMPLATE,
+    ChunkTask,
+    open_dataset_store,
+    run_dataset_job,
+    write_region,
+    write_template_store,
+)
 from ..sampleset import chunk_bounds as _bounds
 from ..store import Manifest
 from .config import GisaxsConfig
@@ -210,7 +218,7 @@ def write_template(cfg: GisaxsConfig, path: str | os.PathLike[str]) -> None:
     arrays["sample"] = np.arange(n, dtype=np.int64)
     ds = to_xarray(arrays, cfg, _attrs(cfg)).chunk({"sample": c})
     enc = {v: {"chunks": (1, rows, cols)} for v in ("I", "counts")}
-    ds.to_zarr(path, group=GROUP, compute=False, mode="w", consolidated=False, encoding=enc)
+    write_template_store(ds, path, enc)
 
 
 def estimate_bytes(cfg: GisaxsConfig) -> int:

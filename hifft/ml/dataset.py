@@ -43,6 +43,7 @@ from ..sampleset import (
     open_dataset_store,
     run_dataset_job,
     write_region,
+    write_template_store,
 )
 from ..sampleset import chunk_bounds as _bounds
 from ..store import Manifest
@@ -208,8 +209,7 @@ def write_template(
     arrays["sample"] = np.arange(n, dtype=np.int64)
     ds = to_xarray(arrays, cfg.q.values(), {**_attrs(cfg, source), **(extra or {})})
     ds = ds.chunk({"sample": c})
-    ds.to_zarr(path, group=GROUP, compute=False, mode="w", consolidated=False)
-    # the index coordinate is written eagerly by to_zarr; nothing else is
+    write_template_store(ds, path)
 
 
 def estimate_bytes(cfg: DatasetConfig) -> int:

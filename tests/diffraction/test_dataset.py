@@ -38,7 +38,12 @@ def test_dataset_job_writes_and_resumes(tmp_path):
     np.testing.assert_array_equal(ds["image"].values[3:], generate_arrays(cfg, 1)["image"])
     np.testing.assert_array_equal(ds["labels"].values[:3], first["labels"])
     assert L.count_violations(ds["labels"].values)["images"] == 0
+    # the detector coordinates are stored with their values (they once read back as NaN)
+    from hifft.diffraction.patterns import make_detector, two_theta
+    np.testing.assert_allclose(ds["two_theta"].values, two_theta(make_detector(cfg.detector)))
+    assert np.isfinite(ds["phi"].values).all()
     hole = ds["two_theta"].values < ds["hole_radius"].values[:, None, None]
+    assert hole.any()
     assert (ds["image"].values[hole] == 0).all()
     assert (ds["image"].values <= ds["saturation_level"].values[:, None, None]).all()
     assert set(PARAMS) <= set(ds.data_vars)

@@ -119,6 +119,9 @@ def test_dataset_job_writes_labels_and_resumes(tmp_path):
     make_dataset(cfg, out)  # resumes the two unfinished chunks
     ds = open_dataset(out)
     assert ds["I"].shape == (6, 24, 20)
+    geo = cfg.geometry()  # the q maps are stored with their values (they once read back as NaN)
+    np.testing.assert_allclose(ds["q_y"].values, geo.q_y)
+    np.testing.assert_allclose(ds["q_z"].values, geo.q_z)
     assert np.all((ds["radius"].values >= 20) & (ds["radius"].values <= 40))
     assert np.all(2 * ds["radius"].values < ds["distance"].values)
     c = ds["counts"].values
