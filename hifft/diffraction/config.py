@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -342,6 +343,158 @@ def load(path: str | os.PathLike[str]) -> DiffractionConfig:
     return load_config(path, DiffractionConfig)
 
 
-__all__ = ["FAMILIES", "BeamConfig", "DatasetConfig", "DetectorConfig", "DiffractionConfig", "DropletsConfig",
-           "EnergyRange", "GridConfig", "LengthRange", "NoiseConfig", "Range", "RulesConfig", "load",
-           "photon_energy"]
+# ---------------------------------------------------------------------------
+# the classifier (pipelines/diffraction_classifier.yaml)
+# ---------------------------------------------------------------------------
+
+NoiseLevel = Literal["none", "mean", "mean+std", "max"]
+#: Noise levels of the seed's robustness test (U(0, b) added; b from the test images).
+NOISE_LEVELS: tuple[NoiseLevel, ...] = ("none", "mean", "mean+std", "max")
+
+
+class ClassifierModelConfig(StrictModel):
+    """The network (:mod:`hifft.diffraction.model`).
+
+    ``input``: the raw image, or its CCF map (``ccf`` section);
+    ``first_activation``: seed 003's log activation (α = ``alpha``) or
+    LeakyReLU(``leak``) after the stem conv; ``base_width``: filters of the
+    first stage (the seed's 64; 32 fits a 2-core CPU); ``input_scale``: the
+    fixed divisor of every input (detector units, or CCF units); None: the
+    median over the training inputs of their per-input mean, measured at
+    training start and stored with the model.
+    """
+
+    input: Literal["image", "ccf"] = "image"
+    first_activation: Literal["log", "relu"] = "log"
+    base_width: int = Field(32, ge=4, le=256)
+    alpha: float = Field(0.2, gt=0)
+    leak: float = Field(0.2, ge=0, lt=1)
+    input_scale: float | None = Field(None, gt=0)
+
+
+class CCFConfig(StrictModel):
+    """Cross-correlation maps (:func:`hifft.diffraction.ccf.ccf_maps`).
+
+    ``n_q`` radial bins from ``r_min`` to ``r_max`` (fractions of the image's
+    half-width: 1 is the inscribed circle, the edge of the round MCP; the
+    default ``r_min`` clears the largest central hole, 4° of 30°);
+    ``n_phi`` azimuthal sectors; ``order``: the angular Fourier order of the
+    upper triangle; ``reduce``: |I_n*(q_i) I_n(q_j)| (``abs``) or its real part.
+    """
+
+    n_q: int = Field(48, ge=4, le=1024)
+    n_phi: int = Field(32, ge=4, le=4096)
+    order: int = Field(8, ge=1)
+    r_min: float = Field(0.15, ge=0, lt=1.5)
+    r_max: float = Field(1.0, gt=0, le=1.5)
+    reduce: Literal["abs", "real"] = "abs"
+
+    @model_validator(mode="after")
+    def _fits(self) -> CCFConfig:
+        if self.r_min >= self.r_max:
+            raise ValueError(f"r_min: must be below r_max ({self.r_max}), got {self.r_min}")
+        if 2 * self.order >= self.n_phi:
+            raise ValueError(f"order: {self.order} needs n_phi > {2 * self.order} sectors (Nyquist), "
+                             f"got n_phi={self.n_phi}")
+        return self
+
+
+class ClassifierAugmentConfig(StrictModel):
+    """Label-preserving augmentation per training image.
+
+    Flips and rotations about the beam map a droplet's pattern onto that of
+    the mirrored or turned droplet, whose labels are the same (every rule in
+    :func:`~hifft.diffraction.droplets.derive_labels` reads orientation-free
+    measures: semi-axes, projected aspect, tilt out of the detector plane,
+    inversion defect, projected bend, separations along and across the beam).
+    ``rot90`` is off by default: a 90° turn also turns the polarization
+    (``detector.polarization: x`` becomes y), which the data never show.
+    """
+
+    flips: bool = True
+    rot90: bool = False
+
+
+def _label_weights(v: Any, field: str) -> Any:
+    if isinstance(v, dict):
+        from .labels import check_names
+
+        check_names(v, field)
+        for name, w in v.items():
+            if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and w > 0):
+                raise ValueError(f"{field}.{name}: expected a positive weight, got {w!r}")
+    return v
+
+
+class ClassifierTrainConfig(StrictModel):
+    """Training (:func:`hifft.diffraction.classify.train`).
+
+    ``minutes``: wall-clock budget of the epochs (warm-up + cosine learning
+    rate in max(step/total, elapsed/budget), :func:`hifft.ml.train.lr_factor`),
+    ``max_epochs`` caps it. AdamW (``lr``, ``weight_decay``), BCE with
+    logits; ``pos_weight``: ``none``, ``sqrt`` (√(negatives/positives) per
+    label from the training split, capped at ``max_pos_weight``) or a
+    weight per label name (unnamed labels 1). ``threads``: torch threads.
+    """
+
+    dataset: Path
+    out: Path
+    seed: int = Field(0, ge=0)
+    minutes: float = Field(20.0, gt=0)
+    max_epochs: int = Field(100, ge=1)
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup: float = Field(0.03, ge=0, lt=1)
+    pos_weight: Literal["none", "sqrt"] | dict[str, float] = "sqrt"
+    max_pos_weight: float = Field(10.0, ge=1)
+    threads: int = Field(2, ge=1)
+    max_train_samples: int | None = Field(None, ge=2)
+    max_val_samples: int | None = Field(None, ge=1)
+    augment: ClassifierAugmentConfig = ClassifierAugmentConfig()
+
+    @field_validator("pos_weight", mode="before")
+    @classmethod
+    def _pos_weight(cls, v: Any) -> Any:
+        return _label_weights(v, "pos_weight")
+
+
+class ClassifierEvaluateConfig(StrictModel):
+    """Evaluation on the test split (:func:`hifft.diffraction.evaluate.evaluate`).
+
+    ``noise_levels``: the seed's U(0, b) test, b = median over the test
+    images of the per-image mean, mean + std, or max (over the detector's
+    active pixels); the same ``noise_seed`` for every model.
+    ``throughput_images``: images timed (after one warm-up batch) with
+    ``threads`` torch threads in batches of ``batch_size``.
+    """
+
+    noise_levels: list[NoiseLevel] = Field(default_factory=lambda: list(NOISE_LEVELS))
+    noise_seed: int = Field(0, ge=0)
+    batch_size: int = Field(128, ge=1)
+    threads: int = Field(2, ge=1)
+    throughput_images: int = Field(512, ge=1)
+    max_test_samples: int | None = Field(None, ge=1)
+
+
+class ClassifierConfig(StrictModel):
+    """One classifier job file: ``model``, ``ccf``, ``train``, ``evaluate`` sections."""
+
+    model: ClassifierModelConfig = ClassifierModelConfig()
+    ccf: CCFConfig = CCFConfig()
+    train: ClassifierTrainConfig | None = None
+    evaluate: ClassifierEvaluateConfig = ClassifierEvaluateConfig()
+
+
+def load_classifier(path: str | os.PathLike[str]) -> ClassifierConfig:
+    """Read and validate a classifier job file (errors name the file and field).
+
+    Relative paths in ``train`` resolve against the working directory.
+    """
+    return load_config(path, ClassifierConfig)
+
+
+__all__ = ["FAMILIES", "NOISE_LEVELS", "BeamConfig", "CCFConfig", "ClassifierAugmentConfig", "ClassifierConfig",
+           "ClassifierEvaluateConfig", "ClassifierModelConfig", "ClassifierTrainConfig", "DatasetConfig",
+           "DetectorConfig", "DiffractionConfig", "DropletsConfig", "EnergyRange", "GridConfig", "LengthRange",
+           "NoiseConfig", "Range", "RulesConfig", "load", "load_classifier", "photon_energy"]

@@ -169,6 +169,7 @@ class Azimuthal:
         self.pix = np.flatnonzero(valid.ravel()).astype(np.int32 if small else np.int64)
         self.idx = np.ascontiguousarray(b.ravel()[self.pix], dtype=np.int32)
         self.e_min = float(e_min)
+        self._csr: Any = None  # bins × pixels matrix of bin_means, built on first use
         if friedel is None:
             friedel = bool(template.attrs.get("friedel_symmetric", 0))
         self.friedel = friedel
@@ -214,6 +215,39 @@ class Azimuthal:
         else:  # NaN pixels in this frame: recount without them
             n_ind = self._n_independent_subset(np.isfinite(flat[self.pix]))
         return self._dataset(W, mean, M2, n_ind)
+
+    def bin_means(self, frames: Any) -> np.ndarray:
+        """Mean per bin of many frames in one sparse product: (n, n_q) or caked (n, n_q, n_phi).
+
+        ``frames``: (n, *shape) or one frame of the template's shape. Equals
+        the ``I`` of :meth:`__call__` frame by frame (float64; NaN pixels
+        skipped, NaN where a bin has no finite pixel), without the per-frame
+        statistics and Dataset: the fast path for batches (pyFAI's CSR
+        engine: a precomputed bins × pixels matrix times the pixel values).
+        """
+        from scipy import sparse
+
+        arr = np.asarray(frames.values if isinstance(frames, xr.DataArray) else frames)
+        one = arr.ndim == len(self.shape)
+        if one:
+            arr = arr[None]
+        if arr.ndim != len(self.shape) + 1 or arr.shape[1:] != self.shape:
+            raise ValueError(f"frames: expected shape (n, {', '.join(map(str, self.shape))}), got {arr.shape}")
+        if self._csr is None:
+            npix = self.pix.size
+            self._csr = sparse.csr_matrix((np.ones(npix), (self.idx, np.arange(npix))), shape=(self.nbins, npix))
+        vals = arr.reshape(arr.shape[0], -1)[:, self.pix].astype(np.float64).T  # (pixels, n)
+        fin = np.isfinite(vals)
+        if fin.all():
+            counts = np.broadcast_to(self.count[:, None], (self.nbins, arr.shape[0]))
+        else:
+            vals = np.where(fin, vals, 0.0)
+            counts = self._csr @ fin.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, (self._csr @ vals) / counts, np.nan).T
+        if self.n_phi is not None:
+            means = means.reshape(arr.shape[0], self.edges.size - 1, self.n_phi)
+        return means[0] if one else means
 
     def _n_independent_subset(self, fin: np.ndarray | None) -> np.ndarray:
         """Pixels per bin, a Friedel pair (both used) counting once; ``fin`` selects used pixels."""
