@@ -1,4 +1,5 @@
-"""``hifft bcdi``: simulate a Bragg coherent diffraction pattern, phase it.
+"""``hifft bcdi``: simulate a Bragg coherent diffraction pattern, phase it, inpaint its detector gaps
+(``train-inpaint``, ``inpaint``, ``evaluate-inpaint``; torch only for the models).
 
 Registered by :func:`register` (``"hifft.bcdi.cli"`` in ``_SUBCOMMANDS`` of hifft/cli.py).
 Patterns and reconstructions are Zarr stores written by :func:`hifft.bcdi.write`.
@@ -7,10 +8,14 @@ Patterns and reconstructions are Zarr stores written by :func:`hifft.bcdi.write`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    import numpy as np
 
 console = Console()
 bcdi_app = typer.Typer(
@@ -105,6 +110,204 @@ def phase_cmd(
         line += f"; against the truth: modulus error {cmp.modulus_error:.4f}, phase RMSE {cmp.phase_rmse:.4f} rad"
     simulate.write(rec, out)
     console.print(f"wrote {out}: {line}", highlight=False)
+
+
+# ---------------------------------------------------------------------------
+# detector-gap inpainting
+# ---------------------------------------------------------------------------
+
+
+@bcdi_app.command("train-inpaint")
+def train_inpaint_cmd(
+    config: Annotated[Path, typer.Argument(help="YAML job (pipelines/bcdi_inpaint_3d.yaml or _2d.yaml).")],
+    out: Annotated[Path | None, typer.Option(help="Override train.out (model directory).")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Override train.minutes (wall-clock budget).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Override train.threads (torch threads).")] = None,
+) -> None:
+    """Train (or resume) an inpainting model; writes OUT/model.pt and its record OUT/model.json."""
+    from .inpaint_config import load
+    from .inpaint_train import train_inpaint
+
+    job = load(config)
+    upd = {k: v for k, v in {"out": out, "minutes": minutes, "threads": threads}.items() if v is not None}
+    cfg = type(job.train).model_validate(job.train.model_dump() | upd)
+    train_inpaint(cfg, log=lambda s: console.print(s, highlight=False))
+
+
+def _read_array(path: Path, variable: str, what: str) -> np.ndarray:
+    import numpy as np
+    import xarray as xr
+
+    if not path.exists():
+        raise typer.BadParameter(f"{path}: {what} not found")
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    try:
+        ds = xr.open_zarr(path, consolidated=False)
+    except Exception as exc:  # not a Zarr store: say which file and what was expected
+        raise typer.BadParameter(f"{path}: {what} must be a .npy file or a Zarr store ({exc})") from exc
+    if variable not in ds:
+        raise typer.BadParameter(f"{path}: no variable {variable!r} (has {sorted(ds.data_vars)})")
+    return ds[variable].values
+
+
+def _gap_mask(specs: list[str], shape: tuple[int, ...]) -> np.ndarray:
+    import numpy as np
+
+    from .gaps import MaskError, cross_gap, line_gap
+
+    mask = np.zeros(shape, dtype=bool)
+    for spec in specs:
+        kind, _, rest = spec.partition(":")
+        try:
+            a, b, w = (int(v) for v in rest.split(","))
+            if kind == "line":
+                mask |= line_gap(shape, a, b, w)
+            elif kind == "cross":
+                mask |= cross_gap(shape, (a, b), w)
+            else:
+                raise ValueError(f"unknown kind {kind!r}")
+        except (ValueError, MaskError) as exc:
+            raise typer.BadParameter(f"--gap {spec!r}: expected line:AXIS,START,WIDTH or cross:ROW,COL,WIDTH "
+                                     f"(pixels; detector axes are the last two) ({exc})") from exc
+    return mask
+
+
+@bcdi_app.command("inpaint")
+def inpaint_cmd(
+    pattern: Annotated[Path, typer.Argument(help="Pattern: Zarr store (variable --variable) or .npy counts.")],
+    out: Annotated[Path, typer.Option(help="Output: Zarr store (inpainted counts + mask) or .npy.")],
+    mask: Annotated[Path | None, typer.Argument(help="Gap mask (True = gap): .npy, or a Zarr store with 'mask'; "
+                                                    "default: --gap, else the pattern store's 'mask'.")] = None,
+    gap: Annotated[list[str] | None, typer.Option(help="line:AXIS,START,WIDTH or cross:ROW,COL,WIDTH (repeatable).")
+                   ] = None,
+    model: Annotated[Path | None, typer.Option(help="Model file (model.pt) for --method model.")] = None,
+    method: Annotated[str, typer.Option(help="model, biharmonic or zero.")] = "model",
+    plot: Annotated[Path | None, typer.Option(help="PNG of central slices (log scale), gap before/after.")] = None,
+    variable: Annotated[str, typer.Option(help="Variable of the counts in a Zarr pattern.")] = "counts",
+    axis: Annotated[int, typer.Option(help="Biharmonic: slice a 3D pattern along this axis.")] = 0,
+    rescale: Annotated[bool, typer.Option(help="Model: scale the pattern's peak to the model's reference.")] = True,
+    threads: Annotated[int | None, typer.Option(help="torch threads for the model.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Patches per model call.")] = 16,
+    device: Annotated[str, typer.Option(help="torch device of the model (cpu, cuda).")] = "cpu",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+) -> None:
+    """Fill the detector gaps of a pattern; only gap voxels change."""
+    import time
+
+    import numpy as np
+    import xarray as xr
+
+    from ..atomic import atomic_path
+    from . import inpaint as ip
+    from .gaps import MaskError, as_mask
+    from .patches import PlanError, gap_width
+    from .simulate import PATTERN_DIMS, write
+
+    if method not in ip.METHODS:
+        raise typer.BadParameter(f"--method: expected one of {ip.METHODS}, got {method!r}")
+    if out.exists() and not overwrite:
+        raise typer.BadParameter(f"{out}: exists (pass --overwrite to replace it)")
+    if method == "model" and model is None:
+        raise typer.BadParameter("--model: method 'model' needs a model file (or use --method biharmonic)")
+    data = _read_array(pattern, variable, "pattern")
+    if mask is not None:
+        m_raw = _read_array(mask, "mask", "mask")
+        m_name = str(mask)
+    elif gap:
+        m_raw, m_name = _gap_mask(gap, tuple(data.shape)), "--gap"
+    elif pattern.suffix != ".npy" and "mask" in xr.open_zarr(pattern, consolidated=False):
+        m_raw, m_name = _read_array(pattern, "mask", "pattern"), f"{pattern}:mask"
+    else:
+        raise typer.BadParameter("no gap given: pass MASK, --gap, or a pattern store with a 'mask' variable")
+    net = None
+    if method == "model":
+        from .unet import load_model
+
+        try:
+            net = load_model(model)  # type: ignore[arg-type]
+        except (FileNotFoundError, ValueError) as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    t = time.perf_counter()
+    try:
+        m = as_mask(m_raw, data.shape, m_name)
+        result = ip.inpaint(data, m, method, net, axis=axis, rescale=rescale, batch_size=batch_size,
+                            threads=threads, device=device, name=str(pattern), mask_name=m_name)
+    except (ip.InpaintError, MaskError, PlanError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    seconds = time.perf_counter() - t
+    attrs = {"pattern": str(pattern), "method": method, "model": str(model) if model else "", "seconds": seconds,
+             "gap_voxels": int(m.sum()), "gap_width": gap_width(m), "units": "counts"}
+    if out.suffix == ".npy":
+        with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, result)
+    else:
+        dims = PATTERN_DIMS if result.ndim == 3 else PATTERN_DIMS[1:]
+        ds = xr.Dataset({"inpainted": (dims, result, {"units": "counts"}),  # float64 for integer counts: exact
+                         "mask": (dims, m, {"long_name": "inpainted voxels (True = gap)"})}, attrs=attrs)
+        write(ds, out)
+    if plot is not None:
+        from .inpaint_plot import plot_inpaint
+
+        plot_inpaint(data, result, m, plot, title=f"{pattern.name}: {method}")
+    console.print(f"wrote {out}: {method}, {attrs['gap_voxels']} gap voxels ({attrs['gap_width']} px wide) in "
+                  f"{seconds:.1f} s" + (f"; plot {plot}" if plot else ""), highlight=False)
+
+
+@bcdi_app.command("evaluate-inpaint")
+def evaluate_inpaint_cmd(
+    config: Annotated[Path, typer.Argument(help="YAML job (its 'evaluate' section and the held-out families).")],
+    json_out: Annotated[Path, typer.Option("--json", help="Output JSON of the evaluation.")],
+    model: Annotated[list[str] | None, typer.Option(help="NAME=PATH or PATH of a model (repeatable); "
+                                                         "default: train.out/model.pt.")] = None,
+    n_patterns: Annotated[int | None, typer.Option(help="Override evaluate.n_patterns.")] = None,
+    timing_size: Annotated[int | None, typer.Option(help="Override evaluate.timing_size (0: no timing).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Override evaluate.threads.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing JSON.")] = False,
+) -> None:
+    """Held-out patterns: gap PCC per width of the models, biharmonic and zero fill; accuracy per intensity."""
+    import json
+
+    from ..atomic import atomic_write
+    from .inpaint_config import load
+    from .inpaint_eval import evaluate_inpaint
+    from .unet import load_model
+
+    if json_out.exists() and not overwrite:
+        raise typer.BadParameter(f"{json_out}: exists (pass --overwrite to replace it)")
+    job = load(config)
+    upd = {k: v for k, v in {"n_patterns": n_patterns, "timing_size": timing_size, "threads": threads}.items()
+           if v is not None}
+    job = job.model_copy(update={"evaluate": type(job.evaluate).model_validate(job.evaluate.model_dump() | upd)})
+    specs = model or [str(Path(job.train.out) / "model.pt")]
+    models, paths, records = {}, {}, {}
+    for spec in specs:
+        name, _, path = spec.partition("=") if "=" in spec else ("", "", spec)
+        name = name or Path(path).parent.name or "model"
+        if name in models:
+            raise typer.BadParameter(f"--model {spec}: the name {name!r} is given twice (use NAME=PATH)")
+        try:
+            models[name] = load_model(path)
+        except (FileNotFoundError, ValueError) as exc:
+            raise typer.BadParameter(f"--model {spec}: {exc}") from exc
+        paths[name] = path
+        rec = Path(path).with_name("model.json")
+        if rec.is_file():  # the training record beside the weights, less its step-by-step history
+            records[name] = {k: v for k, v in json.loads(rec.read_text()).items() if k != "history"}
+    res = evaluate_inpaint(job, models, log=lambda s: console.print(s, highlight=False))
+    res["models"] = paths
+    res["records"] = records
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(json_out, json.dumps(res, indent=1))
+    table = Table(title=f"gap PCC (log counts), mean over {res['n_patterns']} held-out patterns")
+    table.add_column("width (px)")
+    for meth in res["methods"]:
+        table.add_column(meth)
+    for w, per in res["widths"].items():
+        table.add_row(w, *("–" if per[m]["pcc_log_mean"] is None else f"{per[m]['pcc_log_mean']:.4f}"
+                           for m in res["methods"]))
+    console.print(table)
+    console.print(f"wrote {json_out}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
