@@ -8,7 +8,9 @@ strains never seen in training) get a ``width``-px cross gap through every frame
 :func:`hifft.bcdi.phase_retrieval`, the same recipe, starts and seed for all) from: the full
 pattern (no gap, the reference), the gapped
 pattern with gap voxels left free ("masked"), zero fill, biharmonic fill and the model's
-inpainting; each reconstruction is compared with the true object (:func:`hifft.bcdi.compare`:
+inpainting as data, and the gapped pattern guided by a fill (``*_guided``: gap voxels held at the
+biharmonic or model fill through HIO, free through ER; ``phase_retrieval(fill=...)``); each
+reconstruction is compared with the true object (:func:`hifft.bcdi.compare`:
 ramp, twin and translation removed): modulus error ‖|ρ|−|ρ₀|‖/‖ρ₀‖ and phase RMSE (rad) inside
 the support. Gap streaks: the modulus error outside the true support ("halo", relative to the
 object's norm) measures the artefacts a gap leaves in the object.
@@ -31,7 +33,7 @@ from hifft.bcdi.inpaint import inpaint
 from hifft.bcdi.inpaint_data import simulate_patterns
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("full", "masked", "zero", "biharmonic", "model")
+METHODS = ("full", "masked", "zero", "biharmonic", "model", "biharmonic_guided", "model_guided")
 
 
 def halo(aligned: np.ndarray, truth: np.ndarray) -> float:
@@ -73,17 +75,22 @@ def main(argv: list[str] | None = None) -> int:
         peak = np.unravel_index(int(np.argmax(counts)), counts.shape)
         centre = (int(peak[1]) + a.offset, int(peak[2]) + a.offset)
         mask = extend(cross_gap(counts.shape[1:], centre, a.width), counts.shape[0])
-        data = {
-            "full": (counts, None),
-            "masked": (np.where(mask, 0.0, counts), mask),
-            "zero": (inpaint(counts, mask, "zero"), None),
-            "biharmonic": (inpaint(counts, mask, "biharmonic"), None),
-            "model": (inpaint(counts, mask, "model", model, threads=2, progress=False), None),
+        gapped = np.where(mask, 0.0, counts)
+        bih = inpaint(counts, mask, "biharmonic")
+        mod = inpaint(counts, mask, "model", model, threads=2, progress=False)
+        data = {  # (pattern, mask, fill)
+            "full": (counts, None, None),
+            "masked": (gapped, mask, None),
+            "zero": (inpaint(counts, mask, "zero"), None, None),
+            "biharmonic": (bih, None, None),
+            "model": (mod, None, None),
+            "biharmonic_guided": (gapped, mask, bih),
+            "model_guided": (gapped, mask, mod),
         }
         for meth in METHODS:
-            arr, m = data[meth]
+            arr, m, fill = data[meth]
             t = time.perf_counter()
-            res = phase_retrieval(arr, m, recipe=recipe, starts=a.starts, seed=i)
+            res = phase_retrieval(arr, m, recipe=recipe, starts=a.starts, seed=i, fill=fill)
             cmp = compare(res.obj, truth)
             rows.append({"pattern": i, **pats.info[i], "method": meth, "modulus_error": cmp.modulus_error,
                          "phase_rmse": cmp.phase_rmse, "halo": halo(cmp.aligned, cmp.truth),
@@ -95,12 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     gap_methods = ("masked", "zero", "biharmonic")
     verdict = {k: bool(all(summary["model"][k] < summary[m][k] for m in gap_methods))
                for k in ("modulus_error", "phase_rmse", "halo")}
+    rivals = (*gap_methods, "biharmonic_guided")
+    verdict_guided = {k: bool(all(summary["model_guided"][k] < summary[m][k] for m in rivals))
+                      for k in ("modulus_error", "phase_rmse", "halo")}
     out = {"command": "python benchmarks/bcdi_phasing.py " + " ".join(sys.argv[1:] if argv is None else argv),
            "model": a.model, "size": a.size, "gap": f"{a.width}-px cross through every frame, "
                   f"centred {a.offset} px from the peak in y and x",
            "offset": a.offset,
            "recipe": recipe.model_dump(), "starts": a.starts, "rows": rows, "mean": summary,
            "model_better_than_masked_zero_biharmonic": verdict,
+           "model_guided_better_than_masked_zero_biharmonic_and_biharmonic_guided": verdict_guided,
            "load_average_start": list(load0), "load_average_end": list(os.getloadavg()),
            "seconds": time.perf_counter() - t0}
     Path(a.out).write_text(json.dumps(out, indent=1))

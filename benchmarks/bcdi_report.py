@@ -86,9 +86,15 @@ def phasing_section(path: Path) -> list[str]:
     for m, v in ph["mean"].items():
         lines.append(f"| {m} | {v['modulus_error']:.4f} | {v['phase_rmse']:.4f} | {v['halo']:.4f} |")
     verdict = ph["model_better_than_masked_zero_biharmonic"]
-    lines += ["", "Model inpainting better than masked phasing, zero fill and biharmonic fill on every mean: "
-              + ", ".join(f"{k} {yes(v)}" for k, v in verdict.items()) + ".", ""]
-    return lines
+    lines += ["", "Model inpainting (as data) better than masked phasing, zero fill and biharmonic fill on every "
+              "mean: " + ", ".join(f"{k} {yes(v)}" for k, v in verdict.items()) + "."]
+    guided = ph.get("model_guided_better_than_masked_zero_biharmonic_and_biharmonic_guided")
+    if guided is not None:
+        lines += ["", "*_guided*: the gapped pattern, gap voxels held at the fill through HIO and free through ER "
+                  "(`phase_retrieval(fill=...)`, `hifft bcdi phase --guide`). Model-guided better than masked, "
+                  "zero, biharmonic and biharmonic-guided on every mean: "
+                  + ", ".join(f"{k} {yes(v)}" for k, v in guided.items()) + "."]
+    return [*lines, ""]
 
 
 def target_table(res: dict[str, Any]) -> list[str]:

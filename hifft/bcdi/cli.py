@@ -80,9 +80,13 @@ def phase_cmd(
     starts: Annotated[int, typer.Option(help="Random starts; the best by free log-likelihood is kept.")] = 4,
     backend: Annotated[str, typer.Option(help="numpy (scipy.fft), torch or cupy.")] = "numpy",
     seed: Annotated[int, typer.Option(help="Seed of the starts and the free voxel set.")] = 0,
+    guide: Annotated[Path | None, typer.Option(help="A fill of the gaps (`hifft bcdi inpaint` output: Zarr store "
+                                                     "with 'inpainted', or .npy) that holds the gap voxels through "
+                                                     "HIO; they are free through ER.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
-    """HIO + ER with shrink-wrap; gap voxels (variable 'mask') are left free; compared with the truth if stored."""
+    """HIO + ER with shrink-wrap; gap voxels (variable 'mask') are left free (or guided by --guide through HIO);
+    compared with the truth if stored."""
     import numpy as np
     import xarray as xr
 
@@ -95,13 +99,21 @@ def phase_cmd(
         raise typer.BadParameter(f"{pattern}: no variable 'counts'")
     counts = ds["counts"].values
     mask = ds["mask"].values if "mask" in ds else None
-    res = phasing.phase_retrieval(counts, mask, recipe=phasing.Recipe(hio=hio, er=er), starts=starts, seed=seed,
-                                  backend=backend)
+    fill = None
+    if guide is not None:
+        if mask is None:
+            raise typer.BadParameter(f"--guide: {pattern} has no 'mask' (gap voxels) to guide")
+        fill = _read_array(guide, "inpainted", "guide")
+    try:
+        res = phasing.phase_retrieval(counts, mask, recipe=phasing.Recipe(hio=hio, er=er), starts=starts, seed=seed,
+                                      backend=backend, fill=fill)
+    except phasing.PhasingError as exc:
+        raise typer.BadParameter(f"{guide or pattern}: {exc}") from exc
     rec = xr.Dataset(
         {"modulus": (("r_z", "r_y", "r_x"), np.abs(res.obj)), "phase": (("r_z", "r_y", "r_x"), np.angle(res.obj)),
          "support": (("r_z", "r_y", "r_x"), res.support)},
         attrs={"pattern": str(pattern), "error": res.error, "llk_free": res.llk_free, "selected_by": res.selected_by,
-               "hio": hio, "er": er, "starts": starts, "backend": backend},
+               "hio": hio, "er": er, "starts": starts, "backend": backend, "guide": str(guide or "")},
     )
     line = f"error {res.error:.4g}, free LLK {res.llk_free:.4g}"
     if "modulus" in ds:
@@ -181,7 +193,8 @@ def inpaint_cmd(
                                                     "default: --gap, else the pattern store's 'mask'.")] = None,
     gap: Annotated[list[str] | None, typer.Option(help="line:AXIS,START,WIDTH or cross:ROW,COL,WIDTH (repeatable).")
                    ] = None,
-    model: Annotated[Path | None, typer.Option(help="Model file (model.pt) for --method model.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model file (model.pt) for --method model (default: the "
+                                                    "3D model shipped in the package).")] = None,
     method: Annotated[str, typer.Option(help="model, biharmonic or zero.")] = "model",
     plot: Annotated[Path | None, typer.Option(help="PNG of central slices (log scale), gap before/after.")] = None,
     variable: Annotated[str, typer.Option(help="Variable of the counts in a Zarr pattern.")] = "counts",
@@ -209,7 +222,12 @@ def inpaint_cmd(
     if out.exists() and not overwrite:
         raise typer.BadParameter(f"{out}: exists (pass --overwrite to replace it)")
     if method == "model" and model is None:
-        raise typer.BadParameter("--model: method 'model' needs a model file (or use --method biharmonic)")
+        from .inpaint import DEFAULT_MODEL
+
+        if not DEFAULT_MODEL.is_file():
+            raise typer.BadParameter(f"--model: no model file given and none shipped at {DEFAULT_MODEL} "
+                                     "(train one: make bcdi-model; or use --method biharmonic)")
+        model = DEFAULT_MODEL
     data = _read_array(pattern, variable, "pattern")
     if mask is not None:
         m_raw = _read_array(mask, "mask", "mask")

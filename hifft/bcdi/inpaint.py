@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,8 @@ from .gaps import as_mask
 from .patches import PatchPlan, plan_patches
 
 METHODS = ("model", "biharmonic", "zero")
+#: The shipped 3D patch model (``make bcdi-model`` retrains it; its record is ``inpaint_3d.json`` beside it).
+DEFAULT_MODEL = Path(__file__).parent / "models" / "inpaint_3d.pt"
 #: Reference peak (counts) of the log scale when no model gives one.
 DEFAULT_PEAK = 1e5
 
@@ -314,6 +317,7 @@ def binned_metrics(pred: Any, truth: Any, mask: Any, reference: Any, edges: Sequ
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "METHODS", "DEFAULT_PEAK", "InpaintError", "check_pattern", "gain_for", "to_log", "from_log", "channels",
     "zero_fill", "biharmonic_field", "biharmonic", "run_patches", "model_fill", "inpaint", "pearson",
     "gap_metrics", "binned_metrics",

@@ -15,6 +15,11 @@ support becomes {blur_σ(|ψ|) > threshold·max}, with σ shrinking geometricall
 ``sigma_start`` to ``sigma_end`` voxels over the HIO iterations. A support that would vanish
 (fewer than ``min_support`` voxels) is refused with a :class:`SupportWarning` and the last
 good one kept.
+
+Guided gaps (``fill``, e.g. an inpainting of the gaps): the gap voxels are held at the filled
+modulus for the first ``release_fill`` iterations (default: all of HIO), then left free like a
+plain masked run, so the fill steers HIO away from the gap's missing-data modes while the final
+ER answers to the measured voxels alone; the free set never includes a filled voxel.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ class Recipe(StrictModel):
     free_fraction: float = Field(0.02, ge=0, lt=0.5, description="measured voxels held out (with Friedel mates)")
     free_exclude_centre: float = Field(0.1, ge=0, lt=0.5, description="no free voxel within this fraction of "
                                        "each axis length of the peak (the strongest, most informative voxels)")
+    release_fill: int | None = Field(None, ge=0, description="iterations the gap voxels are held at ``fill`` "
+                                     "(None: the HIO iterations); only with a fill")
 
 
 @dataclass
@@ -132,15 +139,20 @@ class _Run:
     def __init__(self, ops: ArrayOps, amp: np.ndarray, measured: np.ndarray, support: np.ndarray,
                  recipe: Recipe, rng: np.random.Generator) -> None:
         self.ops, self.recipe = ops, recipe
-        self.amp = ops.asarray(amp, real=True)
-        self.m = ops.asarray(measured, real=True)
-        self.unconstrained = 1 - self.m
-        self.norm = float((amp[measured] ** 2).sum()) or 1.0
+        self.constrain(amp, measured)
         self.s = ops.asarray(support, real=True)
         phases = np.exp(2j * np.pi * rng.random(amp.shape))
         self.psi = ops.ifftn(ops.asarray(amp * phases)) * self.s
         self.error = float("nan")
         self.warnings = 0
+
+    def constrain(self, amp: np.ndarray, measured: np.ndarray) -> None:
+        """Moduli ``amp`` imposed on the ``measured`` voxels (FFT order); the others keep theirs."""
+        ops = self.ops
+        self.amp = ops.asarray(amp, real=True)
+        self.m = ops.asarray(measured, real=True)
+        self.unconstrained = 1 - self.m
+        self.norm = float((amp[measured] ** 2).sum()) or 1.0
 
     def fourier_projection(self, psi: Any) -> Any:
         F = self.ops.fftn(psi)
@@ -179,13 +191,23 @@ def _sigma(recipe: Recipe, it: int) -> float:
 
 
 def run_start(ops: ArrayOps, amp: np.ndarray, measured: np.ndarray, support: np.ndarray, recipe: Recipe,
-              seed: int, report_every: int = 10) -> tuple[Any, Any, list[float], int]:
-    """Run the recipe from one random start; returns (ψ, support, error history, support warnings), FFT order."""
-    run = _Run(ops, amp, measured, support, recipe, np.random.default_rng(seed))
+              seed: int, report_every: int = 10,
+              fill: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Any, Any, list[float], int]:
+    """Run the recipe from one random start; returns (ψ, support, error history, support warnings), FFT order.
+
+    ``fill`` = (moduli, voxels): extra constraints held for ``recipe.release_fill`` iterations.
+    """
     total = recipe.hio + recipe.er
+    release = 0 if fill is None else (recipe.hio if recipe.release_fill is None else recipe.release_fill)
+    if fill is not None and release > 0:
+        run = _Run(ops, amp + fill[0] * fill[1], measured | fill[1], support, recipe, np.random.default_rng(seed))
+    else:
+        run = _Run(ops, amp, measured, support, recipe, np.random.default_rng(seed))
     every = recipe.shrinkwrap_every
     history: list[float] = []
     for it in range(total):
+        if release and it == release:
+            run.constrain(amp, measured)
         if it < recipe.hio:
             run.hio()
         else:
@@ -200,13 +222,15 @@ def run_start(ops: ArrayOps, amp: np.ndarray, measured: np.ndarray, support: np.
 
 def phase_retrieval(intensity: Any, mask: Any = None, *, recipe: Recipe | None = None, support: Any = None,
                     starts: int = 4, seed: int = 0, select: str = "llk_free", backend: str = "numpy",
-                    device: Any = None, dtype: Any = np.complex64) -> PhasingResult:
+                    device: Any = None, dtype: Any = np.complex64, fill: Any = None) -> PhasingResult:
     """Reconstruct a complex object from a centred pattern ``intensity`` (counts, 2D or 3D).
 
     ``mask``: True = missing (gaps), same shape (or a 2D frame mask of a 3D pattern).
     ``support``: initial support (centred, bool); default: the autocorrelation's support.
     ``select``: "llk_free" (needs ``recipe.free_fraction`` > 0) or "error" picks the best start.
     ``backend``/``device``: see :func:`.backends.get_ops`.
+    ``fill``: intensities (same shape; only gap voxels are read, e.g. an inpainted pattern) that
+    hold the gap voxels for ``recipe.release_fill`` iterations, after which they are free.
     """
     recipe = recipe or Recipe()
     I = np.asarray(intensity, dtype=float)
@@ -232,11 +256,22 @@ def phase_retrieval(intensity: Any, mask: Any = None, *, recipe: Recipe | None =
         if not s0.any():
             raise PhasingError("support: the initial support is empty")
     amp = np.sqrt(I0) * measured
+    guide = None
+    if fill is not None:
+        F = np.asarray(fill, dtype=float)
+        if F.shape != I.shape:
+            raise PhasingError(f"fill: shape {F.shape} does not match the pattern's shape {I.shape}")
+        F0 = np.fft.ifftshift(F)
+        if not np.all(np.isfinite(F0[gaps])) or (F0[gaps] < 0).any():
+            raise PhasingError("fill: values in the gaps must be finite and ≥ 0")
+        if not gaps.any():
+            raise PhasingError("fill: given, but the mask has no gap voxels to fill")
+        guide = (np.sqrt(np.where(gaps, F0, 0.0)), gaps)
     ops = get_ops(backend, dtype, device)
     results: list[Start] = []
     for _ in range(starts):
         sd = int(rng.integers(2**31))
-        psi, s, history, nwarn = run_start(ops, amp, measured, s0, recipe, sd)
+        psi, s, history, nwarn = run_start(ops, amp, measured, s0, recipe, sd, fill=guide)
         psi_h = ops.to_numpy(psi)
         Ic = np.abs(np.fft.fftn(psi_h)) ** 2
         err = float(((np.sqrt(Ic) - np.sqrt(I0)) ** 2)[measured].sum() / max(I0[measured].sum(), 1e-300))

@@ -24,6 +24,17 @@ def test_simulate_then_phase(tmp_path):
     # nothing written is replaced without --overwrite
     r = runner.invoke(app, ["bcdi", "phase", str(pat), str(rec)])
     assert r.exit_code != 0 and "exists" in r.output
+    # guided by a biharmonic fill of the gap (an `inpaint` output store) through HIO
+    fill, rec2 = tmp_path / "fill.zarr", tmp_path / "r2.zarr"
+    r = runner.invoke(app, ["bcdi", "inpaint", str(pat), "--out", str(fill), "--method", "biharmonic"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["bcdi", "phase", str(pat), str(rec2), "--hio", "400", "--er", "150", "--starts", "3",
+                            "--guide", str(fill)])
+    assert r.exit_code == 0, r.output
+    out2 = xr.open_zarr(rec2, consolidated=False)
+    assert out2.attrs["guide"] == str(fill) and out2.attrs["modulus_error"] < 0.15, dict(out2.attrs)
+    r = runner.invoke(app, ["bcdi", "phase", str(pat), str(tmp_path / "r3.zarr"), "--guide", str(pat)])
+    assert r.exit_code != 0 and "inpainted" in r.output
 
 
 def test_simulate_refuses_unknown_shape(tmp_path):

@@ -286,3 +286,25 @@ def test_cli_train_evaluate_and_report(tmp_path):
     assert done.returncode == 0, done.stderr
     md = (res_dir / "bcdi.md").read_text()
     assert "| 3 |" in md and "3D patch model" in md and (res_dir / "bcdi_accuracy.png").exists()
+
+
+def test_shipped_model_is_the_default_and_matches_its_record(tmp_path):
+    from hifft.bcdi.inpaint import DEFAULT_MODEL
+    from hifft.bcdi.unet import load_model, n_parameters
+
+    record = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    net = load_model(DEFAULT_MODEL)
+    assert DEFAULT_MODEL.stat().st_size == record["file_bytes"] <= 10_000_000
+    assert n_parameters(net.net) == record["parameters"] and net.patch == record["patch"] == 32
+    pat = tmp_path / "p.zarr"
+    r = runner.invoke(app, ["bcdi", "simulate", str(pat), "--size", "48", "--shape", "truncated_octahedron"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "m.zarr"
+    r = runner.invoke(app, ["bcdi", "inpaint", str(pat), "--gap", "cross:20,27,6", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    ds = xr.open_zarr(out, consolidated=False)
+    counts = xr.open_zarr(pat, consolidated=False)["counts"].values
+    mask = ds["mask"].values
+    assert ds.attrs["model"] == str(DEFAULT_MODEL) and mask.sum() > 0
+    np.testing.assert_array_equal(ds["inpainted"].values[~mask], counts[~mask])
+    assert np.isfinite(ds["inpainted"].values).all() and (ds["inpainted"].values[mask] > 0).any()
