@@ -33,23 +33,6 @@ from .labels import LABELS
 FAMILIES: tuple[str, ...] = ("empty", "spheroid", "prolate", "capsule", "bent", "pair", "core_shell", "lobed")
 
 
-def photon_energy(value: Any, field: str) -> float:
-    """Photon energy in eV from a number (eV) or a string with units ("0.019 keV")."""
-    if isinstance(value, bool):
-        raise ValueError(f"{field}: expected an energy, got a boolean")
-    if isinstance(value, int | float):
-        e = float(value)
-    else:
-        ureg = units.registry()
-        try:
-            e = float(ureg.Quantity(str(value)).to("eV").magnitude)
-        except Exception as exc:  # pint raises several unrelated types
-            raise ValueError(f"{field}: cannot read {value!r} as a photon energy (e.g. '19 eV')") from exc
-    if not (math.isfinite(e) and e > 0):
-        raise ValueError(f"{field}: must be a positive energy, got {value!r}")
-    return e
-
-
 class GapRange(Range):
     """A non-negative length range in Å (a separation may be zero)."""
 
@@ -71,7 +54,7 @@ class EnergyRange(PositiveRange):
     @field_validator("low", "high", mode="before")
     @classmethod
     def _ev(cls, v: Any, info: Any) -> float:
-        return photon_energy(v, info.field_name)
+        return units.photon_energy(v, info.field_name)
 
 
 class BeamConfig(StrictModel):
@@ -497,4 +480,4 @@ def load_classifier(path: str | os.PathLike[str]) -> ClassifierConfig:
 __all__ = ["FAMILIES", "NOISE_LEVELS", "BeamConfig", "CCFConfig", "ClassifierAugmentConfig", "ClassifierConfig",
            "ClassifierEvaluateConfig", "ClassifierModelConfig", "ClassifierTrainConfig", "DatasetConfig",
            "DetectorConfig", "DiffractionConfig", "DropletsConfig", "EnergyRange", "GridConfig", "LengthRange",
-           "NoiseConfig", "Range", "RulesConfig", "load", "load_classifier", "photon_energy"]
+           "NoiseConfig", "Range", "RulesConfig", "load", "load_classifier"]
