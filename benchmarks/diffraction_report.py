@@ -33,10 +33,16 @@ def mark(ok: bool | None) -> str:
     return "" if ok is None else (" ✓" if ok else " ✗")
 
 
+def noise_aug(m: dict[str, Any]) -> str:
+    """The model's training noise (× the images' mean level), or – when off or not recorded."""
+    level = (m.get("augment") or {}).get("noise") or 0
+    return f"U(0, ≤ {level:g} × mean)" if level else "–"
+
+
 def summary(res: dict[str, Any]) -> list[str]:
-    L = ["| model | input | first activation | macro-F1 | micro P | micro R | micro Acc | exact match | "
-         "violations (raw) | images/s | weights | training |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    L = ["| model | input | first activation | noise augmentation | macro-F1 | micro P | micro R | micro Acc | "
+         "exact match | violations (raw) | images/s | weights | training |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, m in res["models"].items():
         e, raw = m["levels"]["none"]["enforced"], m["levels"]["none"]["raw"]
         ips = m["throughput"]["images_per_s"]
@@ -46,7 +52,7 @@ def summary(res: dict[str, Any]) -> list[str]:
                                              f"{mark(wall / 60 <= TARGETS['train_minutes'])}")
         f1 = e["macro_f1"]
         L.append(
-            f"| {name} | {m['input']} | {m['first_activation']} | "
+            f"| {name} | {m['input']} | {m['first_activation']} | {noise_aug(m)} | "
             f"{f3(f1)}{mark(None if f1 is None else f1 >= TARGETS['macro_f1'])} | "
             f"{f3(e['micro_precision'])} | {f3(e['micro_recall'])} | {f3(e['micro_accuracy'])} | "
             f"{f3(e['exact_match'])} | {pct(raw['violation_fraction'])}"

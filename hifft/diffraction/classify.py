@@ -120,6 +120,30 @@ def pos_weights(cfg: ClassifierTrainConfig, y: np.ndarray) -> np.ndarray:
     return np.clip(w, 1.0, cfg.max_pos_weight)
 
 
+def noise_augmenter(ds: Any, tr: Split, tc: ClassifierTrainConfig
+                    ) -> Callable[[torch.Tensor, np.ndarray, np.random.Generator], torch.Tensor]:
+    """The ``augment.noise`` step: (batch, its training-split indices, rng) → the batch, half of its images
+    with U(0, b) added on their active pixels (hole to 2θ_max), b ~ U(0, noise × median per-image mean)."""
+    from .evaluate import active_pixels
+    from .metrics import noise_bounds
+
+    sel = np.flatnonzero(ds["split"].values == 0)[:len(tr)]
+    active = active_pixels(ds, sel)
+    if active is None:
+        raise ValueError(f"{tc.dataset}: train.augment.noise needs the detector geometry (hole_radius, config)")
+    ref = noise_bounds(tr.x[:2000], active[:2000])["mean"]
+    b_max = tc.augment.noise * ref
+
+    def add(x: torch.Tensor, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        n = x.shape[0]
+        on = rng.uniform(size=n) < 0.5
+        b = np.where(on, rng.uniform(0.0, b_max, size=n), 0.0).astype(np.float32)
+        u = rng.uniform(size=x.shape).astype(np.float32) * b[:, None, None] * active[idx]
+        return x + torch.from_numpy(u)
+
+    return add
+
+
 def augment(x: torch.Tensor, rng: np.random.Generator, rot90: bool, flips: bool = True) -> torch.Tensor:
     """Random horizontal and vertical flips (``flips``) and transposes (``rot90``) per image of (B, H, W), in place.
 
@@ -209,6 +233,9 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
     ccf = CCF(image_shape, cfg.ccf) if cfg.model.input == "ccf" else None
     if tc.augment.rot90 and ccf is None and image_shape[0] != image_shape[1]:
         raise ValueError(f"{tc.dataset}: train.augment.rot90 needs square images, got {image_shape}")
+    if tc.augment.noise and ccf is not None:
+        raise ValueError("train.augment.noise: only for model.input 'image' (CCF maps are computed once, "
+                         "before training)")
     src = str(tc.dataset)
     t_load = time.perf_counter()
     tr, _ = read_split(ds, 0, src, tc.max_train_samples, ccf)
@@ -219,6 +246,7 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
     log(f"{src}: {len(tr)} train, {len(va)} val {cfg.model.input}s {tr.x.shape[1]}×{tr.x.shape[2]} loaded "
         f"in {time.perf_counter() - t_load:.0f} s")
     scale = cfg.model.input_scale or input_scale(tr.x)
+    noisy = noise_augmenter(ds, tr, tc) if tc.augment.noise else None
     pw = torch.as_tensor(pos_weights(tc, tr.y), dtype=torch.float32)
     torch.manual_seed(tc.seed)
     net = PreActResNet18(cfg.model, scale)
@@ -260,6 +288,8 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
                 g["lr"] = tc.lr * lr_factor(p, tc.warmup)
             idx = np.sort(perm[b * tc.batch_size:(b + 1) * tc.batch_size])
             xb = torch.from_numpy(tr.x[idx])
+            if noisy is not None:
+                xb = noisy(xb, idx, rng)
             if ccf is None:
                 xb = augment(xb, rng, tc.augment.rot90, tc.augment.flips)
             loss = _bce(net(xb), yt[idx], pw)

@@ -392,10 +392,14 @@ class ClassifierAugmentConfig(StrictModel):
     inversion defect, projected bend, separations along and across the beam).
     ``rot90`` is off by default: a 90° turn also turns the polarization
     (``detector.polarization: x`` becomes y), which the data never show.
+    ``noise``: the seed's uniform-noise test as a training augmentation.
     """
 
     flips: bool = True
     rot90: bool = False
+    noise: float = Field(0.0, ge=0, description="image input only: half the images get U(0, b) on the active "
+                         "pixels, b uniform in [0, noise × the median per-image mean of the training images] "
+                         "(1 = the seed's 'mean' test level); 0: off")
 
 
 def _label_weights(v: Any, field: str) -> Any:

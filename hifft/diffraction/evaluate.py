@@ -136,6 +136,7 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
             "trained_on": clf.meta.get("dataset"), "epochs": clf.meta.get("epochs"),
             "train": {k: record.get(k) for k in ("wall_seconds", "loop_seconds", "train_images_per_s", "threads",
                                                  "load_average_start", "epochs", "steps")},
+            "augment": ((record.get("config") or {}).get("train") or {}).get("augment"),
             "levels": {},
         }
         for k, level in enumerate(NOISE_LEVELS):

@@ -256,3 +256,31 @@ def test_shipped_job_file_loads():
     cfg = load_classifier(Path(__file__).parents[2] / "pipelines" / "diffraction_classifier.yaml")
     assert cfg.train is not None and cfg.model.base_width == 32 and cfg.model.first_activation == "log"
     assert cfg.evaluate.noise_levels == ["none", "mean", "mean+std", "max"]
+
+
+def test_noise_augmentation_stays_on_active_pixels_and_below_its_bound(store, tmp_path):
+    from hifft.diffraction.classify import noise_augmenter
+    from hifft.diffraction.evaluate import active_pixels
+    from hifft.diffraction.metrics import noise_bounds
+
+    cfg = job(store, tmp_path / "n").model_copy(deep=True)
+    cfg.train.augment.noise = 2.0
+    ds = open_dataset(store)
+    tr, _ = read_split(ds, 0, str(store))
+    active = active_pixels(ds, np.flatnonzero(ds["split"].values == 0))
+    b_max = 2.0 * noise_bounds(tr.x, active)["mean"]
+    add = noise_augmenter(ds, tr, cfg.train)
+    idx = np.arange(len(tr))
+    x = torch.from_numpy(tr.x.copy())
+    d = (add(x, idx, np.random.default_rng(0)) - x).numpy()
+    assert (d[~active] == 0).all() and (d >= 0).all() and d.max() <= b_max
+    hit = (d > 0).any(axis=(1, 2))
+    assert 0 < hit.sum() < len(tr)  # about half the images
+    # a second batch in a longer training gets fresh noise; the model trains with it
+    cfg2 = job(store, tmp_path / "n2")
+    cfg2.train.augment.noise = 1.0
+    assert train(cfg2, log=lambda s: None).exists()
+    bad = job(store, tmp_path / "n3", input="ccf")
+    bad.train.augment.noise = 1.0
+    with pytest.raises(ValueError, match=r"augment\.noise: only for model\.input 'image'"):
+        train(bad, log=lambda s: None)
