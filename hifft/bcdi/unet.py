@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoint import read_checkpoint
+
 
 def _conv(dims: int) -> type[nn.Conv2d] | type[nn.Conv3d]:
     if dims == 2:
@@ -214,16 +216,7 @@ def save_model(path: str | os.PathLike[str], model: InpaintModel) -> Path:
 
 def load_model(path: str | os.PathLike[str]) -> InpaintModel:
     """Read a model written by :func:`save_model`; errors name the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: model file not found")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle/zip errors of a file that is not a torch checkpoint
-        raise ValueError(f"{p}: not a readable torch model file ({exc})") from exc
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        got = ck.get("format") if isinstance(ck, dict) else type(ck).__name__
-        raise ValueError(f"{p}: not an inpainting model (format {got!r}, expected {CHECKPOINT_FORMAT!r})")
+    ck = read_checkpoint(path, "an inpainting model file", CHECKPOINT_FORMAT)
     net = InpaintUNet(**ck["arch"])
     net.load_state_dict(ck["state"])
     net.eval()

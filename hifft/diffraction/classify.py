@@ -49,6 +49,7 @@ import torch
 
 from .._version import __version__
 from ..atomic import atomic_path, atomic_write
+from ..checkpoint import read_checkpoint
 from ..store import Manifest, fingerprint
 from .ccf import CCF
 from .config import CCFConfig, ClassifierConfig, ClassifierModelConfig, ClassifierTrainConfig
@@ -416,16 +417,7 @@ class Classifier:
 
 def load(path: str | os.PathLike[str]) -> Classifier:
     """The classifier in ``model.pt`` written by :func:`train`."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such model file")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types for a file it cannot read
-        raise ValueError(f"{p}: not a torch checkpoint ({exc})") from None
-    if not isinstance(ck, dict):
-        raise ValueError(f"{p}: not an hifft diffraction classifier")
-    return Classifier(ck, str(p))
+    return Classifier(read_checkpoint(path, "a diffraction classifier model file"), str(path))
 
 
 def predict_files(clf: Classifier, paths: Sequence[str | os.PathLike[str]], dataset: str | None = None,

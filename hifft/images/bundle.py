@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
+from ..checkpoint import read_checkpoint
 from .codecs import ImageCodec, build_model
 from .preprocess import LogScale
 
@@ -98,15 +99,7 @@ def save_bundle(bundle: CodecBundle, path: str | os.PathLike[str]) -> Path:
 def load_bundle(path: str | os.PathLike[str]) -> CodecBundle:
     """Read a codec file; refuses other files and files whose content does not match their version."""
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: codec model file not found")
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"{p}: not a codec model file ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        got = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
-        raise ValueError(f"{p}: not a codec model file of format {FORMAT} (format: {got})")
+    blob = read_checkpoint(p, "a codec model file", FORMAT)
     spec = blob["spec"]
     model = build_model(spec["kind"], spec["n"], spec["m"], spec["in_channels"])
     model.load_state_dict(blob["state"])

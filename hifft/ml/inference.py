@@ -231,8 +231,6 @@ DEFAULT_MODEL = Path(__file__).parent / "models" / "default.pt"
 
 def load(path: str | os.PathLike[str] | None = None) -> Predictor:
     """Load ``model.pt`` written by :func:`hifft.ml.train.train` (None: the shipped model)."""
-    import torch
-
     if path is None:
         if not DEFAULT_MODEL.is_file():
             raise FileNotFoundError(f"{DEFAULT_MODEL}: the shipped model is missing; 'make model' trains it")
@@ -240,14 +238,10 @@ def load(path: str | os.PathLike[str] | None = None) -> Predictor:
     p = Path(path)
     if p.is_dir():
         p = p / "model.pt"
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such checkpoint")
-    ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    from ..checkpoint import read_checkpoint
     from .train import CHECKPOINT_FORMAT
 
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{p}: not an hifft ML checkpoint (format {CHECKPOINT_FORMAT})")
-    return Predictor(ckpt)
+    return Predictor(read_checkpoint(p, "an hifft ML checkpoint", CHECKPOINT_FORMAT))
 
 
 #: Checkpoint keys a shipped (exported) model keeps; the rest (history) goes to its JSON record.
