@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 TORCH   ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint venv clean bench info model bcdi-model
+.PHONY: image-codecs demo test lint venv clean bench info model bcdi-model
 
 venv: $(STAMP)
 
@@ -50,6 +50,24 @@ bcdi-model: $(STAMP)
 	mkdir -p hifft/bcdi/models
 	cp out/bcdi/inpaint_3d/model.pt hifft/bcdi/models/inpaint_3d.pt
 	cp out/bcdi/inpaint_3d/model.json hifft/bcdi/models/inpaint_3d.json
+
+# Image codecs (issue 15): the GISAXS image set (~30 min on 2 cores), four codecs trained one after
+# another (mean–scale clean and denoising, factorized, scale hyperprior: 66 min), then the rate–
+# distortion, science and latent benchmark and its report. Run it alone; each step resumes.
+IMG_TRAIN = $(BIN)/hifft images train pipelines/images_codec.yaml
+image-codecs: $(STAMP)
+	$(BIN)/hifft gisaxs dataset pipelines/gisaxs_codec.yaml out/gisaxs_codec.zarr --client local
+	HIFFT_TRAIN__MINUTES=26 HIFFT_TRAIN__THREADS=2 $(IMG_TRAIN)
+	HIFFT_TRAIN__MINUTES=20 HIFFT_TRAIN__THREADS=2 HIFFT_MODEL__NAME=msh_denoise HIFFT_MODEL__MASK_CHANNEL=true \
+	  HIFFT_TRAIN__OUT=out/images/msh_denoise HIFFT_TRAIN__AUGMENT__FLUX='[1.0e+8, 1.0e+10]' \
+	  HIFFT_TRAIN__AUGMENT__GAPS=dataset $(IMG_TRAIN)
+	HIFFT_TRAIN__MINUTES=10 HIFFT_TRAIN__THREADS=2 HIFFT_MODEL__NAME=fp HIFFT_MODEL__KIND=factorized \
+	  HIFFT_TRAIN__OUT=out/images/fp $(IMG_TRAIN)
+	HIFFT_TRAIN__MINUTES=10 HIFFT_TRAIN__THREADS=2 HIFFT_MODEL__NAME=hp HIFFT_MODEL__KIND=hyperprior \
+	  HIFFT_TRAIN__OUT=out/images/hp $(IMG_TRAIN)
+	$(BIN)/python benchmarks/image_codecs.py --dataset out/gisaxs_codec.zarr --models out/images/msh/model.pt \
+	  out/images/msh_denoise/model.pt out/images/fp/model.pt out/images/hp/model.pt
+	$(BIN)/python benchmarks/image_codecs_report.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fft.py

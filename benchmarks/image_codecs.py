@@ -55,8 +55,10 @@ def _quality(ref: Any, x_ref: np.ndarray, dec_intensity: np.ndarray) -> dict[str
     return out
 
 
-def evaluate_model(path: Path, imgs: Any, ref: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(model info, rows) of one trained codec on every image, per route."""
+def evaluate_model(path: Path, imgs: Any, ref: Any, keep: int = 0, decoded: dict | None = None,
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(model info, rows) of one trained codec on every image, per route; the decoded intensities of the
+    first ``keep`` images go into ``decoded[(codec, route, setting)][i]``."""
     from hifft.images.bundle import load_bundle
     from hifft.images.entropy import compress_images, decompress_images, estimate_bits, model_input
     from hifft.images.metrics import masked_rmse
@@ -67,7 +69,12 @@ def evaluate_model(path: Path, imgs: Any, ref: Any) -> tuple[dict[str, Any], lis
                          f"{ref.size} at {ref.crop}")
     info = {"path": str(path), "name": b.name, "version": b.version, "spec": b.model.spec(),
             "scale": b.scale.to_dict(), "train_seconds": b.record.get("seconds"), "steps": b.record.get("steps"),
-            "parameters": sum(p.numel() for p in b.model.parameters()), "file_bytes": Path(path).stat().st_size}
+            "parameters": sum(p.numel() for p in b.model.parameters()), "file_bytes": Path(path).stat().st_size,
+            "train_load_average_start": b.record.get("load_average_start"),
+            "train_images": b.record.get("train_images"),
+            "torch_threads": b.record.get("torch_threads"), "val": b.record.get("val"),
+            "augment": b.record.get("config", {}).get("train", {}).get("augment"),
+            "lmbda": b.record.get("config", {}).get("train", {}).get("lmbda")}
     routes = {"clean": (imgs.intensity, None)}
     if b.mask_channel:
         routes["noisy"] = (imgs.noisy_intensity(), imgs.mask)
@@ -81,6 +88,8 @@ def evaluate_model(path: Path, imgs: Any, ref: Any) -> tuple[dict[str, Any], lis
             t1 = time.perf_counter()
             dec = decompress_images(b, frames[0])[0]
             t2 = time.perf_counter()
+            if decoded is not None and i < keep:
+                decoded.setdefault((b.name, route, "model"), {})[i] = dec
             x_ref = ref.normalise(imgs.intensity[i])
             row = {"codec": b.name, "kind": b.model.spec()["kind"], "route": route, "setting": "model",
                    "sample": int(imgs.sample[i]), "bytes": len(frames[0]), "bpp": 8 * len(frames[0]) / pixels,
@@ -93,8 +102,10 @@ def evaluate_model(path: Path, imgs: Any, ref: Any) -> tuple[dict[str, Any], lis
 
 
 def evaluate_baselines(imgs: Any, ref: Any, model_rows: list[dict[str, Any]], bpp_grid: list[float],
-                       error_grid: list[float]) -> list[dict[str, Any]]:
-    """Rows of the classical coders at the learned codecs' operating points and on the grids."""
+                       error_grid: list[float], keep: int = 0, decoded: dict | None = None,
+                       science_at: str | None = None) -> list[dict[str, Any]]:
+    """Rows of the classical coders at the learned codecs' operating points and on the grids; the
+    decoded intensities of the first ``keep`` images at codec ``science_at``'s points go into ``decoded``."""
     from hifft.images import baselines as B
     from hifft.images.metrics import masked_rmse
 
@@ -116,17 +127,21 @@ def evaluate_baselines(imgs: Any, ref: Any, model_rows: list[dict[str, Any]], bp
                 continue
             for setting, bpp in targets:
                 c, reached = B.at_bpp(codec, x_ref, bpp)
+                dec = ref.inverse(c.decoded)
                 rows.append({**B.summary(c), "route": "clean", "setting": setting, "sample": s,
-                             "target_bpp": bpp, "reached": reached,
-                             **_quality(ref, x_ref, ref.inverse(c.decoded))})
+                             "target_bpp": bpp, "reached": reached, **_quality(ref, x_ref, dec)})
+                if decoded is not None and i < keep and setting == f"at={science_at}":
+                    decoded.setdefault((codec, "clean", setting), {})[i] = dec
         for codec in B.ERROR_BOUNDED:
             if not have[codec]:
                 continue
             for setting, err in errors:
                 c = B.error_bounded(codec, v_ref, max(err, 1e-6))
-                dec = np.maximum(10.0 ** c.decoded.astype(np.float64) - ref.epsilon, 0)
+                dec = np.maximum(10.0 ** c.decoded.astype(np.float64) - ref.epsilon, 0).astype(np.float32)
                 rows.append({**B.summary(c), "route": "clean", "setting": setting, "sample": s, "max_error_bound": err,
-                             **_quality(ref, x_ref, dec.astype(np.float32))})
+                             **_quality(ref, x_ref, dec)})
+                if decoded is not None and i < keep and setting == f"at={science_at}":
+                    decoded.setdefault((codec, "clean", setting), {})[i] = dec
         for name, n in B.lossless_bytes(imgs.intensity[i]).items():
             rows.append({"codec": name, "route": "clean", "setting": "lossless", "sample": s, "bytes": n,
                          "bpp": 8 * n / x_ref.size})
@@ -137,6 +152,66 @@ def evaluate_baselines(imgs: Any, ref: Any, model_rows: list[dict[str, Any]], bp
             rows.append({"codec": "biharmonic", "route": "noisy", "setting": "inpaint", "sample": s,
                          "rmse_missing": float(masked_rmse(x_ref, filled, missing)[0])})
     return rows
+
+
+def evaluate_science(dataset: Path, imgs: Any, ref: Any, decoded: dict, keep: int) -> list[dict[str, Any]]:
+    """Cut deviations and fitted (R, σ/R, D, ω/D) differences of every kept decoded image against the
+    original clean image's (:mod:`hifft.images.science`)."""
+    from hifft.images import science as S
+
+    scene = S.scene_of(dataset, ref.size, ref.crop)
+    rows = []
+    for i in range(min(keep, len(imgs))):
+        start = S.islands_of(scene, imgs.labels, i)
+        t0 = time.perf_counter()
+        cuts, fit = S.reference_fit(scene, imgs.intensity[i], start, ref.epsilon)
+        base = {"sample": int(imgs.sample[i]), "reference": fit.to_dict(),
+                "truth": {k: float(imgs.labels[k][i]) for k in ("radius", "sigma_r", "distance", "omega_d")},
+                "cuts": {"rows": list(cuts.rows), "cols": list(cuts.cols)}}
+        rows.append({"codec": "original", "route": "clean", "setting": "fit", **base,
+                     "fit_s": time.perf_counter() - t0})
+        for (codec, route, setting), per in decoded.items():
+            if i in per:
+                rows.append({"codec": codec, "route": route, "setting": setting, "sample": base["sample"],
+                             **S.compare(scene, imgs.intensity[i], per[i], cuts, fit, ref.epsilon)})
+        print(f"science: image {i + 1}/{min(keep, len(imgs))}", flush=True)
+    return rows
+
+
+def evaluate_latents(path: Path, dataset: Path, train_max: int | None) -> dict[str, Any]:
+    """Clusters of one codec's latents against (D, ω/D) classes and linear probes to log R, log D, σ/R, ω/D:
+    PCA, k-means/GMM and the probes fitted on the training split, scored on the whole test split
+    (:mod:`hifft.images.latents`). D bins: the training split's terciles; ω/D split at 0.25."""
+    from hifft.images import latents as L
+    from hifft.images.bundle import load_bundle
+    from hifft.images.data import load_images
+    from hifft.images.entropy import model_input
+
+    b = load_bundle(path)
+    train = load_images(dataset, "train", b.scale.size, b.scale.crop, train_max)
+    test = load_images(dataset, "test", b.scale.size, b.scale.crop)
+    f_tr = L.latent_features(b, model_input(b, train.intensity))
+    f_te = L.latent_features(b, model_input(b, test.intensity))
+    d_edges = [float(v) for v in np.quantile(train.labels["distance"], [1 / 3, 2 / 3])]
+    w_edges = [0.25]
+    cls = L.physics_classes(test.labels["distance"], test.labels["omega_d"], d_edges, w_edges)
+
+    def targets(s: Any) -> dict[str, np.ndarray]:
+        lab = s.labels
+        return {"log_radius": np.log(lab["radius"]), "log_distance": np.log(lab["distance"]),
+                "sigma_r": lab["sigma_r"], "omega_d": lab["omega_d"]}
+
+    out: dict[str, Any] = {"codec": b.name, "train_images": len(train), "test_images": len(test),
+                           "distance_edges": d_edges, "omega_edges": w_edges,
+                           "class_counts": np.bincount(cls, minlength=6).tolist(), "features": {}}
+    for name in f_tr:
+        out["features"][name] = {
+            "dimension": int(f_tr[name].shape[1]),
+            "clusters": L.cluster_scores(f_tr[name], f_te[name], cls),
+            "probe_r2": L.linear_probe(f_tr[name], targets(train), f_te[name], targets(test)),
+        }
+    out["map"] = {"xy": L.latent_map(f_te["y_stats"]).round(3).tolist(), "classes": cls.tolist()}
+    return out
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -171,6 +246,10 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--size", nargs=2, type=int, default=[256, 256], help="crop size without a model")
     p.add_argument("--crop", nargs=2, type=int, default=[0, 0], help="crop origin without a model")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--science-images", type=int, default=8,
+                   help="images whose cuts are fitted, original vs decoded (0: none)")
+    p.add_argument("--latent-train", type=int, default=None, help="training images for the latent analysis "
+                   "(default all; 0: no latent analysis)")
     p.add_argument("--out", type=Path, default=RESULTS / "image_codecs.json")
     a = p.parse_args(argv)
 
@@ -190,19 +269,25 @@ def main(argv: list[str] | None = None) -> Path:
         probe = load_images(a.dataset, a.split, tuple(a.size), tuple(a.crop), a.max_images)
         ref = LogScale.fit(probe.intensity, size=tuple(a.size), crop=tuple(a.crop))
     imgs = load_images(a.dataset, a.split, ref.size, ref.crop, a.max_images)
-    models, rows = [], []
+    models, rows, decoded = [], [], {}  # type: ignore[var-annotated]
+    keep = a.science_images
     for path in a.models:
-        info, r = evaluate_model(path, imgs, ref)
+        info, r = evaluate_model(path, imgs, ref, keep, decoded)
         models.append(info)
         rows += r
         print(f"{path}: {len(r)} rows", flush=True)
-    rows += evaluate_baselines(imgs, ref, rows, a.bpp, a.errors)
+    rows += evaluate_baselines(imgs, ref, rows, a.bpp, a.errors, keep, decoded,
+                               models[0]["name"] if models else None)
+    science = evaluate_science(a.dataset, imgs, ref, decoded, keep) if keep else []
+    latents = [evaluate_latents(path, a.dataset, a.latent_train) for path in a.models
+               if a.latent_train != 0]
     result = {
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": git_commit(), "machine": machine(),
         "load_average_start": load_start, "load_average_end": loadavg(), "seconds": time.perf_counter() - t0,
         "dataset": str(a.dataset), "split": a.split, "images": len(imgs), "samples": imgs.sample.tolist(),
         "reference_scale": ref.to_dict(), "models": models, "summary": summarise(rows), "rows": rows,
+        "science": science, "science_summary": summarise(science), "latents": latents,
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(a.out, json.dumps(result, indent=1))

@@ -58,7 +58,8 @@ def test_benchmark_script_runs_end_to_end(trained, gisaxs_store, tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     out = mod.main(["--dataset", str(gisaxs_store), "--models", str(trained[0]), "--split", "test",
-                    "--max-images", "2", "--bpp", "0.5", "--errors", "0.1", "--out", str(tmp_path / "rd.json")])
+                    "--max-images", "2", "--bpp", "0.5", "--errors", "0.1", "--out", str(tmp_path / "rd.json"),
+                    "--science-images", "1", "--latent-train", "0"])
     res = json.loads(out.read_text())
     assert res["images"] == 2 and res["models"][0]["name"] == "tiny"
     points = {(p["codec"], p["setting"]): p for p in res["summary"]}
@@ -75,6 +76,24 @@ def test_benchmark_script_runs_end_to_end(trained, gisaxs_store, tmp_path):
             assert p["max_abs_error_log10"] <= model["max_abs_error_log10"] + 1e-4
     assert points[("blosc_zstd_bitshuffle", "lossless")]["bpp"] < 32
     assert points[("biharmonic", "inpaint")]["rmse_missing"] > 0
+    # the science check: the original's fit, then every kept decoded image against it
+    sci = {(r["codec"], r["setting"]): r for r in res["science"]}
+    orig = sci[("original", "fit")]
+    assert orig["reference"]["success"] and orig["reference"]["rms_log10"] < 1e-2
+    assert set(orig["truth"]) == {"radius", "sigma_r", "distance", "omega_d"}
+    for key in (("tiny", "model"), ("jpeg2000", "at=tiny"), ("jpegxl", "at=tiny")):
+        r = sci[key]
+        assert r["cut_points"] > 0 and np.isfinite([r["cut_max_rel"], r["radius_rel"], r["distance_rel"]]).all()
+        assert r["cut_median_rel"] <= r["cut_max_rel"]
+    assert res["latents"] == []
+    # the report is written from that JSON alone
+    spec = importlib.util.spec_from_file_location("image_codecs_report", BENCH.parent / "image_codecs_report.py")
+    rep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rep)
+    md = rep.main(["--json", str(out), "--out", str(tmp_path / "report.md"), "--main", "tiny"]).read_text()
+    assert "| target | required | measured | met |" in md and "tiny" in md
+    assert (tmp_path / "image_codecs_rd.png").stat().st_size > 0
+    assert (tmp_path / "image_codecs_rate_bias.png").stat().st_size > 0
     # every model row's bpp is its byte count
     for r in res["rows"]:
         if r["setting"] == "model":
