@@ -68,6 +68,9 @@ image-codecs: $(STAMP)
 	$(BIN)/python benchmarks/image_codecs.py --dataset out/gisaxs_codec.zarr --models out/images/msh/model.pt \
 	  out/images/msh_denoise/model.pt out/images/fp/model.pt out/images/hp/model.pt
 	$(BIN)/python benchmarks/image_codecs_report.py
+	mkdir -p hifft/images/models
+	for m in msh msh_denoise; do cp out/images/$$m/model.pt hifft/images/models/gisaxs_$$m.pt; \
+	  cp out/images/$$m/model.json hifft/images/models/gisaxs_$$m.json; done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fft.py

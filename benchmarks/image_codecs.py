@@ -95,6 +95,8 @@ def evaluate_model(path: Path, imgs: Any, ref: Any, keep: int = 0, decoded: dict
                    "sample": int(imgs.sample[i]), "bytes": len(frames[0]), "bpp": 8 * len(frames[0]) / pixels,
                    "bpp_estimated": float(estimate_bits(b, model_input(b, inp[i], m))[0] / pixels),
                    "encode_s": t1 - t0, "decode_s": t2 - t1, **_quality(ref, x_ref, dec)}
+            if m is not None:
+                row["flux"] = float(imgs.flux[i])
             if m is not None and not m.all():
                 row["rmse_missing"] = float(masked_rmse(x_ref, ref.normalise(dec), ~m)[0])
             rows.append(row)
@@ -150,7 +152,8 @@ def evaluate_baselines(imgs: Any, ref: Any, model_rows: list[dict[str, Any]], bp
             noisy = ref.normalise(noisy_all[i])
             filled = B.inpaint(noisy, missing)
             rows.append({"codec": "biharmonic", "route": "noisy", "setting": "inpaint", "sample": s,
-                         "rmse_missing": float(masked_rmse(x_ref, filled, missing)[0])})
+                         "flux": float(imgs.flux[i]), "rmse_missing": float(masked_rmse(x_ref, filled, missing)[0]),
+                         **_quality(ref, x_ref, ref.inverse(filled))})
     return rows
 
 

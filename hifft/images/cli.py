@@ -19,7 +19,11 @@ images_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ModelOpt = Annotated[Path, typer.Option("--model", help="Trained codec (model.pt of `hifft images train`).")]
+#: the shipped codec: mean–scale hyperprior for 256 × 256 GISAXS images (pipelines/gisaxs_codec.yaml's
+#: detector window), clean → clean; `make image-codecs` retrains it and its record lies beside it
+DEFAULT_MODEL = Path(__file__).parent / "models" / "gisaxs_msh.pt"
+ModelOpt = Annotated[Path, typer.Option(
+    "--model", help="Trained codec (model.pt of `hifft images train`); default: the shipped GISAXS codec.")]
 
 
 def _read_images(inp: Path, bundle: Any, split: str | None, variable: str, max_images: int | None,
@@ -57,7 +61,7 @@ def _read_images(inp: Path, bundle: Any, split: str | None, variable: str, max_i
 def compress_cmd(
     inp: Annotated[Path, typer.Argument(help="Intensities: a .npy (H, W) or (N, H, W), or a GISAXS store.")],
     out: Annotated[Path, typer.Argument(help="Bitstream file to write (one frame per image).")],
-    model: ModelOpt,
+    model: ModelOpt = DEFAULT_MODEL,
     split: Annotated[str | None, typer.Option(help="Split of a dataset store: train, val or test.")] = None,
     variable: Annotated[str, typer.Option(help="Of a dataset store: I (clean) or counts (noisy, with gaps).")] = "I",
     mask: Annotated[Path | None, typer.Option(
@@ -84,7 +88,7 @@ def compress_cmd(
 def decompress_cmd(
     inp: Annotated[Path, typer.Argument(help="Bitstream file of `hifft images compress`.")],
     out: Annotated[Path, typer.Argument(help="Decoded intensities (.npy, (N, H, W) float32).")],
-    model: ModelOpt,
+    model: ModelOpt = DEFAULT_MODEL,
 ) -> None:
     """Decode a bitstream to intensities (the model's preprocessing inverted)."""
     import numpy as np
