@@ -55,13 +55,42 @@ def _quality(ref: Any, x_ref: np.ndarray, dec_intensity: np.ndarray) -> dict[str
     return out
 
 
+def gap_parts(missing: np.ndarray) -> dict[str, np.ndarray]:
+    """Missing pixels split by kind: module-gap rows and columns (≥ 90 % of the line missing; named by
+    the width of their run, e.g. ``gap_rows_17px``) and the rest (dead pixels, beam stop)."""
+    out: dict[str, np.ndarray] = {}
+    rest = missing.copy()
+    for axis, name in ((1, "rows"), (0, "cols")):
+        line = missing.mean(axis=axis) >= 0.9
+        idx = np.flatnonzero(line)
+        for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if idx.size else []:
+            m = np.zeros_like(missing)
+            if axis == 1:
+                m[run, :] = missing[run, :]
+            else:
+                m[:, run] = missing[:, run]
+            key = f"gap_{name}_{len(run)}px"
+            out[key] = out.get(key, np.zeros_like(missing)) | m
+            rest &= ~m
+    out["other_missing"] = rest
+    return {k: v for k, v in out.items() if v.any()}
+
+
+def _missing_errors(x_ref: np.ndarray, x: np.ndarray, missing: np.ndarray) -> dict[str, float]:
+    from hifft.images.metrics import masked_rmse
+
+    out = {"rmse_missing": float(masked_rmse(x_ref, x, missing)[0])}
+    for k, m in gap_parts(missing).items():
+        out[f"rmse_{k}"] = float(masked_rmse(x_ref, x, m)[0])
+    return out
+
+
 def evaluate_model(path: Path, imgs: Any, ref: Any, keep: int = 0, decoded: dict | None = None,
                    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(model info, rows) of one trained codec on every image, per route; the decoded intensities of the
     first ``keep`` images go into ``decoded[(codec, route, setting)][i]``."""
     from hifft.images.bundle import load_bundle
     from hifft.images.entropy import compress_images, decompress_images, estimate_bits, model_input
-    from hifft.images.metrics import masked_rmse
 
     b = load_bundle(path)
     if (b.scale.size, b.scale.crop) != (ref.size, ref.crop):
@@ -98,7 +127,7 @@ def evaluate_model(path: Path, imgs: Any, ref: Any, keep: int = 0, decoded: dict
             if m is not None:
                 row["flux"] = float(imgs.flux[i])
             if m is not None and not m.all():
-                row["rmse_missing"] = float(masked_rmse(x_ref, ref.normalise(dec), ~m)[0])
+                row.update(_missing_errors(x_ref, ref.normalise(dec), ~m))
             rows.append(row)
     return info, rows
 
@@ -109,7 +138,6 @@ def evaluate_baselines(imgs: Any, ref: Any, model_rows: list[dict[str, Any]], bp
     """Rows of the classical coders at the learned codecs' operating points and on the grids; the
     decoded intensities of the first ``keep`` images at codec ``science_at``'s points go into ``decoded``."""
     from hifft.images import baselines as B
-    from hifft.images.metrics import masked_rmse
 
     have = B.available()
     noisy_all = imgs.noisy_intensity()
@@ -152,7 +180,7 @@ def evaluate_baselines(imgs: Any, ref: Any, model_rows: list[dict[str, Any]], bp
             noisy = ref.normalise(noisy_all[i])
             filled = B.inpaint(noisy, missing)
             rows.append({"codec": "biharmonic", "route": "noisy", "setting": "inpaint", "sample": s,
-                         "flux": float(imgs.flux[i]), "rmse_missing": float(masked_rmse(x_ref, filled, missing)[0]),
+                         "flux": float(imgs.flux[i]), **_missing_errors(x_ref, filled, missing),
                          **_quality(ref, x_ref, ref.inverse(filled))})
     return rows
 

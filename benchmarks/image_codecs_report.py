@@ -75,8 +75,10 @@ def noise_table(res: dict[str, Any]) -> list[str]:
         return []
     edges = 10.0 ** np.arange(np.floor(np.log10(min(r["flux"] for r in rows))),
                               np.ceil(np.log10(max(r["flux"] for r in rows))) + 1)
-    lines = ["| method | flux (photons per image) | images | MS-SSIM | PSNR log (dB) | RMSE on missing pixels | bpp |",
-             "|" + "---|" * 7]
+    parts = sorted({k for r in rows for k in r if k.startswith("rmse_") and k != "rmse_missing"})
+    lines = ["| method | flux (photons per image) | images | MS-SSIM | PSNR log (dB) | RMSE on missing pixels | "
+             + " | ".join(f"RMSE {k[5:].replace('_', ' ')}" for k in parts) + " | bpp |",
+             "|" + "---|" * (7 + len(parts))]
     keys = sorted({(r["codec"], r["setting"]) for r in rows})
     for codec, setting in keys:
         for lo, hi in pairwise(edges):
@@ -90,7 +92,8 @@ def noise_table(res: dict[str, Any]) -> list[str]:
 
             name = "noisy + biharmonic fill (no coding)" if codec == "biharmonic" else f"{codec} ({setting})"
             lines.append(f"| {name} | {lo:.0e}–{hi:.0e} | {len(sel)} | {f(mean('ms_ssim'), 5)} | "
-                         f"{f(mean('psnr_log'), 4)} | {f(mean('rmse_missing'))} | {f(mean('bpp'))} |")
+                         f"{f(mean('psnr_log'), 4)} | {f(mean('rmse_missing'))} | "
+                         + "".join(f"{f(mean(k))} | " for k in parts) + f"{f(mean('bpp'))} |")
     return lines
 
 

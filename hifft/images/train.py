@@ -2,7 +2,8 @@
 
 Loss per batch: λ·D + R, with R the estimated bits per pixel (Σ −log2 p of the noisy
 latents / pixels) and D the MSE or 1 − MS-SSIM between the decoded and the clean
-normalised log images. The denoising route (``train.augment``) feeds the model
+normalised log images; an MS-SSIM training starts with ``warmup_steps`` of MSE alone
+(MS-SSIM has no gradient until the output correlates with the target). The denoising route (``train.augment``) feeds the model
 intensities with fresh Poisson noise at a log-uniform flux and gaps (the
 dataset's own or module gaps at random offsets), with the mask channel, and keeps
 the clean image as the target.
@@ -188,8 +189,9 @@ def train(cfg: ImagesConfig, log: Log = print) -> Path:
         x, target, _ = noisy_batch(tr, idx, scale, t.augment, mc.mask_channel, rng)
         res = model(torch.from_numpy(x))
         rate = model.bits(res["likelihoods"]).mean() / pixels
-        dist = _distortion(t.distortion, res["x_hat"], torch.from_numpy(target))
-        loss = t.lmbda * dist + rate
+        warm = t.distortion == "ms_ssim" and step < t.warmup_steps
+        dist = _distortion("mse" if warm else t.distortion, res["x_hat"], torch.from_numpy(target))
+        loss = dist if warm else t.lmbda * dist + rate
         for g in opt.param_groups:  # the last fifth of the budget at a tenth of the rate
             g["lr"] = t.lr * (0.1 if progress() > 0.8 else 1.0)
         opt.zero_grad()
@@ -201,7 +203,8 @@ def train(cfg: ImagesConfig, log: Log = print) -> Path:
         if now - last_log > 30 or step == 1:
             history.append({"step": step, "seconds": round(spent + now - t0, 2), "loss": loss.item(),
                             "bpp_estimated": rate.item(), "distortion": dist.item()})
-            log(f"step {step}: loss {loss.item():.4f}, bpp {rate.item():.4f}, {t.distortion} {dist.item():.4f}")
+            log(f"step {step}: loss {loss.item():.4f}, bpp {rate.item():.4f}, "
+                f"{'mse (warm-up)' if warm else t.distortion} {dist.item():.4f}")
             last_log = now
         if now - last_ck > t.checkpoint_s:
             _save_checkpoint(out / CHECKPOINT, fp, model, opt, step, spent + now - t0, rng, history)

@@ -33,6 +33,7 @@ train:
   lmbda: 10
   lr: 0.003
   threads: 1
+  warmup_steps: 4
   augment: {augment}
 """
 

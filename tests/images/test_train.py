@@ -73,6 +73,10 @@ def test_training_writes_its_record(trained):
     assert set(rec["val"]) >= {"bpp", "bpp_estimated", "psnr_log", "ms_ssim", "max_abs_error_log10"}
     assert rec["model_version"] == load_bundle(path).version
     assert rec["history"][0]["step"] == 1
+    # the first 4 steps (warm-up) minimise the MSE alone: loss = distortion, though the rate is not 0
+    first = rec["history"][0]
+    assert first["loss"] == pytest.approx(first["distortion"]) and first["bpp_estimated"] > 0
+    assert "mse (warm-up)" in lines[1] and rec["config"]["train"]["warmup_steps"] == 4
     assert any(line.startswith("wrote ") for line in lines)
 
 
