@@ -39,12 +39,12 @@ def test_shipped_codec_compresses_a_new_image_with_no_model_option(tmp_path):
     r = CliRunner().invoke(app, ["images", "compress", str(tmp_path / "in.npy"), str(tmp_path / "x.hfc")])
     assert r.exit_code == 0, r.output
     n_bytes = (tmp_path / "x.hfc").stat().st_size
-    assert 8 * n_bytes / img.size < 0.5  # a learned codec, not a lossless one (32 bpp)
+    assert 8 * n_bytes / img.size < 0.1  # the shipped codec runs at ~0.02 bpp on its validation images
     r = CliRunner().invoke(app, ["images", "decompress", str(tmp_path / "x.hfc"), str(tmp_path / "out.npy")])
     assert r.exit_code == 0, r.output
     dec = np.load(tmp_path / "out.npy")[0]
     scale = load_bundle(DEFAULT_MODEL).scale
-    assert ms_ssim(scale.normalise(img)[None], scale.normalise(dec)[None])[0] > 0.9
+    assert ms_ssim(scale.normalise(img)[None], scale.normalise(dec)[None])[0] > 0.98
     # the Yoneda row's intensities survive to within a few per cent at the interference peak
     row = int(np.argmax(img[:, 20:].sum(axis=1)))
     peak = 20 + int(np.argmax(img[row, 20:]))
