@@ -3,7 +3,8 @@
 Loss per batch: λ·D + R, with R the estimated bits per pixel (Σ −log2 p of the noisy
 latents / pixels) and D the MSE or 1 − MS-SSIM between the decoded and the clean
 normalised log images; an MS-SSIM training starts with ``warmup_steps`` of MSE alone
-(MS-SSIM has no gradient until the output correlates with the target). The denoising route (``train.augment``) feeds the model
+(MS-SSIM has no gradient until the output correlates with the target).
+The denoising route (``train.augment``) feeds the model
 intensities with fresh Poisson noise at a log-uniform flux and gaps (the
 dataset's own or module gaps at random offsets), with the mask channel, and keeps
 the clean image as the target.
