@@ -87,7 +87,8 @@ def draw_labels(cfg: GisaxsConfig, rng: np.random.Generator, n: int) -> dict[str
     return out
 
 
-def _islands(cfg: GisaxsConfig, lab: dict[str, np.ndarray], i: int) -> Islands:
+def islands_from_labels(cfg: GisaxsConfig, lab: dict[str, np.ndarray], i: int) -> Islands:
+    """The islands of sample ``i`` from its labels (R, σ/R, D in Å, ω/D) and the job's island shape."""
     isl = cfg.islands
     return Islands(radius=float(lab["radius"][i]), sigma_r=float(lab["sigma_r"][i]),
                    distance=float(lab["distance"][i]), omega_d=float(lab["omega_d"][i]), shape=isl.shape,
@@ -111,6 +112,13 @@ def _voxel_image(cfg: GisaxsConfig, isl: Islands, geometry: Any, sample: Sample,
                        approximation=cfg.dataset.approximation, threads=1)
 
 
+def sample_and_contrast(cfg: GisaxsConfig) -> tuple[Sample, complex]:
+    """The job's substrate/ambient media and the islands' SLD contrast at its wavelength."""
+    wl = cfg.geometry(1).beam.wavelength
+    sample = Sample.create(wl, cfg.sample.substrate, cfg.sample.ambient, cfg.sample.roughness)
+    return sample, contrast(cfg.sample.particle, sample, wl)
+
+
 def generate_arrays(cfg: GisaxsConfig, k: int) -> dict[str, np.ndarray]:
     """All variables of chunk ``k`` as numpy arrays (deterministic in (seed, k))."""
     d = cfg.dataset
@@ -124,9 +132,7 @@ def generate_arrays(cfg: GisaxsConfig, k: int) -> dict[str, np.ndarray]:
     ss = cfg.detector.supersample
     geo_fine = cfg.geometry(ss)
     geo = cfg.geometry(1)
-    beam = geo.beam
-    sample = Sample.create(beam.wavelength, cfg.sample.substrate, cfg.sample.ambient, cfg.sample.roughness)
-    rho_c = contrast(cfg.sample.particle, sample, beam.wavelength)
+    sample, rho_c = sample_and_contrast(cfg)
     shape = geo.detector.shape
     img = np.empty((n, *shape), dtype=np.float32)
     cnt = np.empty((n, *shape), dtype=np.float32)
@@ -135,7 +141,7 @@ def generate_arrays(cfg: GisaxsConfig, k: int) -> dict[str, np.ndarray]:
     shadow = horizon(geo)
     dens = np.empty(n)
     for j in range(n):
-        isl = _islands(cfg, lab, j)
+        isl = islands_from_labels(cfg, lab, j)
         dens[j] = isl.areal_density()
         if route[j]:
             fine = _voxel_image(cfg, isl, geo_fine, sample, rho_c, rng)
@@ -252,5 +258,6 @@ def open_dataset(path: str | os.PathLike[str], allow_incomplete: bool = False):
                               allow_incomplete=allow_incomplete)
 
 
-__all__ = ["GROUP", "TEMPLATE", "ChunkTask", "LABELS", "chunk_bounds", "draw_labels", "generate_arrays", "make_dataset",
+__all__ = ["GROUP", "TEMPLATE", "ChunkTask", "LABELS", "chunk_bounds", "draw_labels", "generate_arrays",
+           "islands_from_labels", "make_dataset", "sample_and_contrast",
            "open_dataset", "to_xarray", "write_chunk", "write_template"]

@@ -17,33 +17,30 @@ from typing import Any
 
 import numpy as np
 
-from ..gisaxs import Detector, Geometry, Islands, Sample, contrast
+from ..gisaxs import Detector, Geometry, Islands, Sample
+from ..gisaxs.config import GisaxsConfig
 from ..gisaxs.cuts import CutFit, Cuts, fit_cuts, standard_cuts
 
 
 @dataclass(frozen=True)
 class Scene:
-    """The crop window's geometry, the sample, the islands' contrast and the simulator's settings."""
+    """The crop window's geometry, the sample, the islands' contrast and the dataset job's configuration."""
 
     geometry: Geometry
     sample: Sample
     contrast: complex
-    shape: str
-    aspect: float
-    nodes: int
-    approximation: str
-    ensemble: str
+    config: GisaxsConfig
 
     def fit(self, image: np.ndarray, cuts: Cuts, start: Islands, epsilon: float) -> CutFit:
         """:func:`~hifft.gisaxs.cuts.fit_cuts` with this scene's simulator settings."""
+        c = self.config
         return fit_cuts(image, cuts, self.geometry, self.sample, self.contrast, start, epsilon=epsilon,
-                        nodes=self.nodes, approximation=self.approximation, ensemble=self.ensemble)
+                        nodes=c.islands.nodes, approximation=c.dataset.approximation, ensemble=c.islands.ensemble)
 
 
 def scene_of(path: str | os.PathLike[str], size: tuple[int, int], crop: tuple[int, int]) -> Scene:
     """The :class:`Scene` of the ``size`` window at ``crop`` of a GISAXS dataset store."""
-    from ..gisaxs.config import GisaxsConfig
-    from ..gisaxs.dataset import open_dataset
+    from ..gisaxs.dataset import open_dataset, sample_and_contrast
 
     cfg = GisaxsConfig.model_validate(json.loads(open_dataset(path).attrs["config"]))
     geo = cfg.geometry(1)
@@ -53,17 +50,15 @@ def scene_of(path: str | os.PathLike[str], size: tuple[int, int], crop: tuple[in
         raise ValueError(f"{path}: the store's detector is not angular; cuts need rows of constant α_f")
     det = Detector(d.alpha_f[r, c], d.two_theta_f[r, c], d.solid_angle[r, c], d.alpha_axis[r], d.two_theta_axis[c],
                    dict(d.info))
-    sample = Sample.create(geo.beam.wavelength, cfg.sample.substrate, cfg.sample.ambient, cfg.sample.roughness)
-    return Scene(Geometry(geo.beam, det), sample, contrast(cfg.sample.particle, sample, geo.beam.wavelength),
-                 cfg.islands.shape, cfg.islands.aspect, cfg.islands.nodes, cfg.dataset.approximation,
-                 cfg.islands.ensemble)
+    sample, rho = sample_and_contrast(cfg)
+    return Scene(Geometry(geo.beam, det), sample, rho, cfg)
 
 
 def islands_of(scene: Scene, labels: dict[str, np.ndarray], i: int) -> Islands:
     """The islands of image ``i`` from the store's labels (R, σ/R, D in Å, ω/D)."""
-    return Islands(radius=float(labels["radius"][i]), sigma_r=float(labels["sigma_r"][i]),
-                   distance=float(labels["distance"][i]), omega_d=float(labels["omega_d"][i]), shape=scene.shape,
-                   aspect=scene.aspect)
+    from ..gisaxs.dataset import islands_from_labels
+
+    return islands_from_labels(scene.config, labels, i)
 
 
 def reference_fit(scene: Scene, original: np.ndarray, start: Islands, epsilon: float) -> tuple[Cuts, CutFit]:
