@@ -129,6 +129,9 @@ def render(res: dict[str, Any]) -> str:
         f"{TARGETS['images_per_s']:.0f} images/s; training ≤ {TARGETS['train_minutes']:.0f} min; weights ≤ "
         f"{TARGETS['weights_mb']:.0f} MB.",
         "",
+        "Earlier figures on other labels (before the bent rule needed a streak): "
+        "[classifier_round1.md](classifier_round1.md).",
+        "",
         "## Summary (no added noise)",
         "",
         *summary(res),

@@ -343,11 +343,15 @@ def derive_labels(drop: Droplets, features: dict[str, Any] | None, wavelength: f
       detector), else **spherical_oblate**, then **round** when
       ρ < ``round.max_aspect``, else **elliptical**;
       **streak** (prolate only) when ρ ≥ ``streak.min_aspect``;
-      **bent** (prolate only) when the streak normal to the long axis bends
+      **bent** (prolate only) when there is a streak (above) and it bends
       on the Ewald sphere by tan β (1 − cos 2θ_m)/sin 2θ_m ≥
       ``bent.min_streak_bend`` detector half-widths (β: tilt of the long axis
       out of the detector plane), or a bent body's projected sagitta/chord
-      ≥ ``bent.min_body_bend``;
+      ≥ ``bent.min_body_bend``. The tilt route needs the streak because
+      "bent" is a bent streak (seed 003, Fig. 1): a tilted body of low
+      projected aspect gives a broad blob whose curvature does not show;
+      labelling those "bent" (the rule before 2026-12-03) put 73 % of the
+      bent positives of the validation split on images with no streak;
       **asymmetric** when the inversion defect ≥ ``asymmetric.min_defect``
       (no centre of symmetry, so no orientation makes its wide-angle pattern
       point-symmetric through one);
@@ -390,7 +394,8 @@ def derive_labels(drop: Droplets, features: dict[str, Any] | None, wavelength: f
     if prolate:
         v[INDEX["prolate"]] = True
         v[INDEX["streak"]] = rho_p >= rules.streak.min_aspect
-        v[INDEX["bent"]] = (streak_bend >= rules.bent.min_streak_bend or body_bend >= rules.bent.min_body_bend)
+        v[INDEX["bent"]] = ((v[INDEX["streak"]] and streak_bend >= rules.bent.min_streak_bend)
+                            or body_bend >= rules.bent.min_body_bend)
     else:
         v[INDEX["spherical_oblate"]] = True
         v[INDEX["round" if rho_p < rules.round.max_aspect else "elliptical"]] = True

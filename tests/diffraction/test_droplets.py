@@ -59,6 +59,9 @@ def test_spheres_and_spheroids_by_view():
     assert labels_of(one_body(pro)) == ("spherical_oblate", "round")                       # end-on
     assert labels_of(one_body(pro, turn("y", 90))) == ("prolate", "streak")               # in the detector plane
     assert labels_of(one_body(pro, turn("y", 60))) == ("prolate", "bent", "streak")       # 30° out of plane
+    # the same tilt without a streak (projected aspect < streak.min_aspect): a blob, not a bent streak
+    stub = shapes.Ellipsoid(radius_polar=2600.0, radius_equatorial=1500.0, sld=1.0)
+    assert labels_of(one_body(stub, turn("y", 60))) == ("prolate",)
 
 
 def test_bent_capsule_lobes_layers_and_empty():
