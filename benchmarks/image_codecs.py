@@ -204,7 +204,8 @@ def evaluate_science(dataset: Path, imgs: Any, ref: Any, decoded: dict, keep: in
         for (codec, route, setting), per in decoded.items():
             if i in per:
                 rows.append({"codec": codec, "route": route, "setting": setting, "sample": base["sample"],
-                             **S.compare(scene, imgs.intensity[i], per[i], cuts, fit, ref.epsilon)})
+                             **S.compare(scene, imgs.intensity[i], per[i], cuts, fit, ref.epsilon,
+                                         counts_per_intensity=imgs.per_photon * imgs.flux[i])})
         print(f"science: image {i + 1}/{min(keep, len(imgs))}", flush=True)
     return rows
 

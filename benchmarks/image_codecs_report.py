@@ -97,6 +97,14 @@ def noise_table(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def cut_range(res: dict[str, Any]) -> str:
+    """How the science rows chose their cut points (older JSON: the log floor ε)."""
+    kinds = {r.get("cut_range", "epsilon") for r in res["science"] if r.get("setting") != "fit"}
+    text = {"epsilon": "cut points with I ≥ ε, the log floor"}
+    return "; ".join(text.get(k, "cut points with " + k.replace(">=", " ≥ ")
+                              + " expected counts summed over the band at the image's own flux") for k in sorted(kinds))
+
+
 def science_table(res: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, float]]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in res["science"]:
@@ -308,7 +316,7 @@ def main(argv: list[str] | None = None) -> Path:
         "strongest lateral maximum (3-pixel bands, `hifft.gisaxs.cuts`) of the original clean image; R, σ/R, D, "
         "ω/D and a scale fitted to both cuts with the analytic simulator, started at the labels; the same fit on "
         "the decoded image's cuts, started at the original's fit. Deviations of decoded against original "
-        "(cut points with I ≥ ε).", "", *sci_lines, "",
+        f"over the measured range ({cut_range(res)}).", "", *sci_lines, "",
         *[f"![{n}]({n})" for n in pics if "rate_bias" in n], "",
         "## Latents", "",
         "Features of the quantised latents in each bitstream (`hifft.images.latents`): `y_stats` (each channel's "

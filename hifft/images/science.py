@@ -67,21 +67,45 @@ def reference_fit(scene: Scene, original: np.ndarray, start: Islands, epsilon: f
     return cuts, scene.fit(original, cuts, start, epsilon)
 
 
+#: Expected counts a cut point needs to count as measured (Poisson relative error ≤ 10 %).
+MIN_COUNTS = 100.0
+
+
+def measured_points(cuts: Cuts, original: np.ndarray, counts_per_intensity: np.ndarray | float,
+                    min_counts: float = MIN_COUNTS) -> np.ndarray:
+    """Bool mask of the cut points of ``original`` a detector measures: the expected counts summed
+    over the point's band pixels (intensity × ``counts_per_intensity``, per pixel: per-photon map ×
+    flux) reach ``min_counts``."""
+    k = np.broadcast_to(np.asarray(counts_per_intensity, dtype=np.float64), np.shape(original))
+    width = np.concatenate([np.full(np.shape(original)[1], len(cuts.rows)),
+                            np.full(np.shape(original)[0], len(cuts.cols))])
+    return cuts.extract(np.asarray(original, dtype=np.float64) * k) * width >= min_counts
+
+
 def compare(scene: Scene, original: np.ndarray, decoded: np.ndarray, cuts: Cuts, ref: CutFit,
-            epsilon: float) -> dict[str, Any]:
-    """Cut deviations (relative, over cut points with I ≥ ``epsilon``) and fitted-parameter differences
-    (relative for R and D, absolute for σ/R and ω/D) of ``decoded`` against the original."""
+            epsilon: float, counts_per_intensity: np.ndarray | float | None = None,
+            min_counts: float = MIN_COUNTS) -> dict[str, Any]:
+    """Cut deviations (relative) and fitted-parameter differences (relative for R and D, absolute for
+    σ/R and ω/D) of ``decoded`` against the original.
+
+    The cut deviations are taken over the measured range: the points with ≥ ``min_counts`` expected
+    counts (:func:`measured_points`) when ``counts_per_intensity`` is given, else those with
+    I ≥ ``epsilon`` (the log floor, which keeps points no detector would measure)."""
     a, b = cuts.extract(original), cuts.extract(np.maximum(decoded, 0.0))
-    keep = a >= epsilon
+    if counts_per_intensity is None:
+        keep = a >= epsilon
+    else:
+        keep = measured_points(cuts, original, counts_per_intensity, min_counts) & (a > 0)
     rel = np.abs(b[keep] / a[keep] - 1.0)
     fit = scene.fit(decoded, cuts, ref.islands, epsilon)
     o, d = ref.islands, fit.islands
     return {"cut_max_rel": float(rel.max()) if rel.size else float("nan"),
             "cut_median_rel": float(np.median(rel)) if rel.size else float("nan"),
-            "cut_points": int(keep.sum()),
+            "cut_points": int(keep.sum()), "cut_range": "epsilon" if counts_per_intensity is None
+            else f"counts>={min_counts:g}",
             "radius_rel": float(d.radius / o.radius - 1.0), "distance_rel": float(d.distance / o.distance - 1.0),
             "sigma_r_abs": float(d.sigma_r - o.sigma_r), "omega_d_abs": float(d.omega_d - o.omega_d),
             "fit_rms_log10": fit.rms_log10, "reference_rms_log10": ref.rms_log10}
 
 
-__all__ = ["Scene", "compare", "islands_of", "reference_fit", "scene_of"]
+__all__ = ["MIN_COUNTS", "Scene", "compare", "islands_of", "measured_points", "reference_fit", "scene_of"]
