@@ -59,6 +59,7 @@ from .metrics import best_thresholds, score_metrics
 from .model import PreActResNet18, n_parameters
 
 CHECKPOINT_FORMAT = "hifft.diffraction.classifier/1"
+ENSEMBLE_FORMAT = "hifft.diffraction.ensemble/1"
 Log = Callable[[str], None]
 
 
@@ -363,15 +364,50 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
 # ---------------------------------------------------------------------------
 
 
-class Classifier:
-    """A trained classifier (:func:`load`): images in detector units → labels."""
+class LabelPredictor:
+    """What every trained labeller shares: ``logits`` (n, 11) against per-label ``thresholds`` (logits),
+    images of ``image_shape``; :meth:`predict` thresholds and enforces the hierarchy."""
 
-    def __init__(self, ckpt: dict[str, Any], path: str = "<memory>") -> None:
-        if ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not an hifft diffraction classifier (format {ckpt.get('format')!r})")
+    path: str
+    thresholds: np.ndarray
+    image_shape: tuple[int, int]
+    meta: dict[str, Any]
+
+    def _accept(self, ckpt: dict[str, Any], fmt: str, what: str, path: str) -> None:
+        """Refuse a checkpoint of another format or label set; remember ``path``."""
+        if ckpt.get("format") != fmt:
+            raise ValueError(f"{path}: not an hifft diffraction {what} (format {ckpt.get('format')!r})")
         if list(ckpt["labels"]) != list(LABELS):
             raise ValueError(f"{path}: labels {ckpt['labels']} differ from this hifft's {list(LABELS)}")
         self.path = path
+
+    def logits(self, images: Any, batch: int = 128, source: str = "images") -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, images: Any, ids: Sequence[str] | None = None, batch: int = 128,
+                source: str = "images") -> Any:
+        """An xarray Dataset over (image, label): ``probability``, ``logit``, ``raw`` (thresholded),
+        ``labels`` (after the hierarchy), and ``id`` per image."""
+        import xarray as xr
+
+        lg = self.logits(images, batch, source)
+        margin = lg - self.thresholds[None, :]
+        raw = margin > 0
+        fixed = enforce_hierarchy(raw, margin) if raw.size else raw
+        n = lg.shape[0]
+        return xr.Dataset(
+            {"probability": (("image", "label"), 1 / (1 + np.exp(-lg))), "logit": (("image", "label"), lg),
+             "raw": (("image", "label"), raw), "labels": (("image", "label"), fixed),
+             "id": ("image", list(ids) if ids is not None else [str(i) for i in range(n)])},
+            coords={"label": list(LABELS), "threshold": ("label", 1 / (1 + np.exp(-self.thresholds)))},
+            attrs={"model": self.path, "labels_rule": "raw: logit > threshold; labels: raw after enforce_hierarchy"})
+
+
+class Classifier(LabelPredictor):
+    """A trained classifier (:func:`load`): images in detector units → labels."""
+
+    def __init__(self, ckpt: dict[str, Any], path: str = "<memory>") -> None:
+        self._accept(ckpt, CHECKPOINT_FORMAT, "classifier", path)
         self.model_config = ClassifierModelConfig.model_validate(ckpt["model_config"])
         self.ccf_config = CCFConfig.model_validate(ckpt["ccf_config"])
         self.image_shape = (int(ckpt["image_shape"][0]), int(ckpt["image_shape"][1]))
@@ -396,31 +432,18 @@ class Classifier:
             outs.append(logits_of(self.net, xb if self.ccf is None else self.ccf(xb), batch))
         return np.concatenate(outs) if outs else np.zeros((0, len(LABELS)))
 
-    def predict(self, images: Any, ids: Sequence[str] | None = None, batch: int = 128,
-                source: str = "images") -> Any:
-        """An xarray Dataset over (image, label): ``probability``, ``logit``, ``raw`` (thresholded),
-        ``labels`` (after the hierarchy), and ``id`` per image."""
-        import xarray as xr
+def load(path: str | os.PathLike[str]) -> LabelPredictor:
+    """The classifier in ``model.pt`` written by :func:`train`, or an ensemble written by
+    :func:`hifft.diffraction.ensemble.build`."""
+    ckpt = read_checkpoint(path, "a diffraction classifier model file")
+    if ckpt.get("format") == ENSEMBLE_FORMAT:
+        from .ensemble import Ensemble
 
-        lg = self.logits(images, batch, source)
-        margin = lg - self.thresholds[None, :]
-        raw = margin > 0
-        fixed = enforce_hierarchy(raw, margin) if raw.size else raw
-        n = lg.shape[0]
-        return xr.Dataset(
-            {"probability": (("image", "label"), 1 / (1 + np.exp(-lg))), "logit": (("image", "label"), lg),
-             "raw": (("image", "label"), raw), "labels": (("image", "label"), fixed),
-             "id": ("image", list(ids) if ids is not None else [str(i) for i in range(n)])},
-            coords={"label": list(LABELS), "threshold": ("label", 1 / (1 + np.exp(-self.thresholds)))},
-            attrs={"model": self.path, "labels_rule": "raw: logit > threshold; labels: raw after enforce_hierarchy"})
+        return Ensemble(ckpt, str(path))
+    return Classifier(ckpt, str(path))
 
 
-def load(path: str | os.PathLike[str]) -> Classifier:
-    """The classifier in ``model.pt`` written by :func:`train`."""
-    return Classifier(read_checkpoint(path, "a diffraction classifier model file"), str(path))
-
-
-def predict_files(clf: Classifier, paths: Sequence[str | os.PathLike[str]], dataset: str | None = None,
+def predict_files(clf: LabelPredictor, paths: Sequence[str | os.PathLike[str]], dataset: str | None = None,
                   variable: str | None = None, split: int | None = None, batch: int = 128) -> Any:
     """Predictions (:meth:`Classifier.predict`) for every image in ``paths`` (see :mod:`.images`).
 
@@ -448,5 +471,6 @@ def predict_files(clf: Classifier, paths: Sequence[str | os.PathLike[str]], data
     return xr.concat(parts, dim="image") if len(parts) > 1 else parts[0]
 
 
-__all__ = ["CHECKPOINT_FORMAT", "Classifier", "Split", "augment", "dataset_fingerprint", "input_scale", "load",
-           "logits_of", "pos_weights", "predict_files", "read_split", "run_fingerprint", "train"]
+__all__ = ["CHECKPOINT_FORMAT", "ENSEMBLE_FORMAT", "Classifier", "LabelPredictor", "Split", "augment",
+           "dataset_fingerprint", "input_scale", "load", "logits_of", "pos_weights", "predict_files", "read_split",
+           "run_fingerprint", "train"]

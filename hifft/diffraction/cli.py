@@ -1,4 +1,4 @@
-"""``hifft diffraction``: labelled droplet-pattern datasets, and the classifier (train, evaluate, predict).
+"""``hifft diffraction``: labelled droplet-pattern datasets, and the classifier (train, ensemble, evaluate, predict).
 
 torch is imported only by the classifier commands.
 
@@ -72,6 +72,18 @@ def train_cmd(
                           if v is not None})
     cfg = validate(ClassifierConfig, data, f"{config} (with command-line options)")
     train(cfg, log=lambda s: console.print(s, highlight=False))
+
+
+@diffraction_app.command("ensemble")
+def ensemble_cmd(
+    models: Annotated[list[Path], typer.Argument(help="Two or more model.pt files, then the dataset store.")],
+    store: Annotated[Path, typer.Argument(help="The dataset the members were trained on (its val split).")],
+    out: Annotated[Path, typer.Option(help="Directory of the ensemble's model.pt and model.json.")],
+) -> None:
+    """Mean logits of trained models, thresholds chosen again on the validation split; one model file."""
+    from .ensemble import build
+
+    build(models, store, out, log=lambda s: console.print(s, highlight=False))
 
 
 @diffraction_app.command("evaluate")

@@ -454,6 +454,10 @@ class ClassifierEvaluateConfig(StrictModel):
     active pixels); the same ``noise_seed`` for every model.
     ``throughput_images``: images timed (after one warm-up batch) with
     ``threads`` torch threads in batches of ``batch_size``.
+    ``clear_margin``: the scores are also given on the test images whose
+    geometry is at least this relative distance (|ln(measure/threshold)|)
+    from every labelling threshold it was read at
+    (:func:`~hifft.diffraction.droplets.rule_margins`).
     """
 
     noise_levels: list[NoiseLevel] = Field(default_factory=lambda: list(NOISE_LEVELS))
@@ -462,6 +466,7 @@ class ClassifierEvaluateConfig(StrictModel):
     threads: int = Field(2, ge=1)
     throughput_images: int = Field(512, ge=1)
     max_test_samples: int | None = Field(None, ge=1)
+    clear_margin: float = Field(0.05, ge=0)
 
 
 class ClassifierConfig(StrictModel):

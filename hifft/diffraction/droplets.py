@@ -412,5 +412,51 @@ def derive_labels(drop: Droplets, features: dict[str, Any] | None, wavelength: f
     return enforce_hierarchy(v), meas
 
 
+def rule_margins(measures: dict[str, np.ndarray], labels: np.ndarray, rules: RulesConfig) -> np.ndarray:
+    """How far each image sits from the nearest threshold its labels were read at: min |ln(m / t)| (n,).
+
+    ``measures``: the store's per-image measures (``family`` name or code excluded; NaN where
+    a measure does not apply), ``labels`` bool (n, 11). The thresholds that count per image are
+    those :func:`derive_labels` reads for it: for one droplet, ``round.max_aspect``,
+    ``prolate.min_projected_aspect`` and ``streak.min_aspect`` on the projected aspect,
+    ``prolate.min_elongation``, ``asymmetric.min_defect``, ``bent.min_body_bend`` (bent bodies)
+    and ``bent.min_streak_bend`` (images with a streak), the layer thresholds (core–shell); for a
+    pair, ``newton_rings.min_fringes``, n_z against n_⊥ and ``double_rings.min_radius_ratio``.
+    Empty frames get +inf. An image with a small margin is one whose label a small change of its
+    geometry flips: a diagnostic of how much of a score is boundary, not a label correction.
+    """
+    y = np.asarray(labels, dtype=bool)
+    n = y.shape[0]
+
+    def get(name: str) -> np.ndarray:
+        v = measures.get(name)
+        return np.full(n, np.nan) if v is None else np.asarray(v, dtype=np.float64)
+
+    def dist(value: np.ndarray, threshold: float, where: np.ndarray | None = None) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.abs(np.log(value / threshold))
+        d = np.where(np.isfinite(value) & (value > 0), d, np.inf)
+        return d if where is None else np.where(where, d, np.inf)
+
+    rho, r1, r2 = get("projected_aspect"), get("radius"), get("radius_2")
+    nz, nperp = get("newton_fringes"), get("transverse_fringes")
+    pair = np.isfinite(nz)
+    streak = y[:, INDEX["streak"]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.maximum(r1, r2) / np.minimum(r1, r2)
+    parts = [
+        dist(rho, rules.round.max_aspect), dist(rho, rules.prolate.min_projected_aspect),
+        dist(rho, rules.streak.min_aspect), dist(get("elongation"), rules.prolate.min_elongation),
+        dist(get("inversion_defect"), rules.asymmetric.min_defect),
+        dist(get("body_bend"), rules.bent.min_body_bend),
+        dist(get("streak_bend"), rules.bent.min_streak_bend, streak),
+        dist(get("layer_contrast"), rules.layered.min_contrast),
+        dist(get("layer_thickness"), rules.layered.min_thickness),
+        dist(nz, rules.newton_rings.min_fringes, pair), dist(nz / np.maximum(nperp, 1e-300), 1.0, pair),
+        dist(ratio, rules.double_rings.min_radius_ratio, pair),
+    ]
+    return np.min(np.stack(parts), axis=0)
+
+
 __all__ = ["Body", "Droplets", "GeometryError", "derive_labels", "draw", "max_extent", "orientation_angles",
-           "shape_features"]
+           "rule_margins", "shape_features"]

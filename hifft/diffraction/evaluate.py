@@ -68,6 +68,35 @@ def active_pixels(ds: Any, sel: np.ndarray) -> np.ndarray | None:
     return (tt[None] >= hole[:, None, None]) & (tt[None] <= dcfg.detector.two_theta_max)
 
 
+def describe(clf: Any) -> dict[str, Any]:
+    """Input, first activation, configs and parameter count of a classifier or an ensemble."""
+    members = getattr(clf, "members", None)
+    if members is not None:
+        return {"input": "+".join(c.model_config.input for c in members),
+                "first_activation": "+".join(c.model_config.first_activation for c in members),
+                "model_config": None, "ccf_config": None, "members": [describe(c) for c in members],
+                "parameters": sum(sum(p.numel() for p in c.net.parameters()) for c in members)}
+    return {"input": clf.model_config.input, "first_activation": clf.model_config.first_activation,
+            "model_config": clf.model_config.model_dump(mode="json"),
+            "ccf_config": clf.ccf_config.model_dump(mode="json") if clf.ccf is not None else None,
+            "parameters": sum(p.numel() for p in clf.net.parameters())}
+
+
+def clear_images(ds: Any, sel: np.ndarray, labels: np.ndarray, margin: float) -> np.ndarray | None:
+    """Bool (n,): images of ``sel`` at least ``margin`` from every labelling threshold (None when the
+    store lacks the measures or its job config)."""
+    if "projected_aspect" not in ds or "config" not in ds.attrs:
+        return None
+    from .config import DiffractionConfig
+    from .droplets import rule_margins
+
+    rules = DiffractionConfig.model_validate_json(ds.attrs["config"]).rules
+    names = ("projected_aspect", "elongation", "inversion_defect", "body_bend", "streak_bend", "layer_contrast",
+             "layer_thickness", "newton_fringes", "transverse_fringes", "radius", "radius_2")
+    measures = {k: np.asarray(ds[k].values)[sel] for k in names if k in ds}
+    return rule_margins(measures, labels, rules) >= margin
+
+
 def throughput(fn: Callable[[np.ndarray], Any], images: np.ndarray, n: int, batch: int) -> dict[str, Any]:
     """Images/s of ``fn`` over batches of ``images`` (repeated to ``n`` images) after one warm-up batch."""
     reps = -(-n // images.shape[0])
@@ -106,6 +135,7 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
     active = active_pixels(ds, sel)
     bounds = noise_bounds(imgs, active)
     levels = list(dict.fromkeys(cfg.noise_levels))
+    clear = clear_images(ds, sel, test.y, cfg.clear_margin)
     log(f"{store}: {len(test)} test images; noise b: "
         + ", ".join(f"{k} {bounds[k]:.4g}" for k in levels))
     paths = [Path(m) for m in models]
@@ -118,6 +148,11 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
                   "protocol": "U(0, b) added to the active detector pixels (hole to 2θ_max); b = median over the "
                               "test images of the per-image mean / mean + std (median mean + median std) / max "
                               "over the active pixels"},
+        "clear": None if clear is None else {
+            "margin": cfg.clear_margin, "images": int(clear.sum()),
+            "label_counts": dict(zip(ds["label"].values.tolist(), test.y[clear].sum(0).tolist(), strict=True)),
+            "rule": "images whose geometry is >= margin (|ln(measure/threshold)|) from every labelling threshold "
+                    "it was read at (hifft.diffraction.droplets.rule_margins); no added noise"},
         "threads": cfg.threads, "batch_size": cfg.batch_size, "seed_reference": SEED_REFERENCE,
         "load_average_start": load_start, "models": {},
     }
@@ -128,10 +163,7 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
         if clf.image_shape != tuple(imgs.shape[1:]):
             raise ValueError(f"{path}: model for {clf.image_shape} images, {store} has {tuple(imgs.shape[1:])}")
         m: dict[str, Any] = {
-            "path": str(path), "input": clf.model_config.input, "first_activation": clf.model_config.first_activation,
-            "model_config": clf.model_config.model_dump(mode="json"),
-            "ccf_config": clf.ccf_config.model_dump(mode="json") if clf.ccf is not None else None,
-            "parameters": sum(p.numel() for p in clf.net.parameters()),
+            "path": str(path), **describe(clf),
             "weights_bytes": path.stat().st_size, "thresholds": clf.thresholds.tolist(),
             "trained_on": clf.meta.get("dataset"), "epochs": clf.meta.get("epochs"),
             "train": {k: record.get(k) for k in ("wall_seconds", "loop_seconds", "train_images_per_s", "threads",
@@ -147,14 +179,17 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
             t = time.perf_counter()
             lg = clf.logits(noisy, cfg.batch_size, source=str(store))
             m["levels"][level] = score_metrics(lg, clf.thresholds, test.y)
+            if level == "none" and clear is not None:
+                m["clear"] = score_metrics(lg[clear], clf.thresholds, test.y[clear])
             e = m["levels"][level]["enforced"]
             log(f"{name} [{level}]: macro-F1 {e['macro_f1'] or 0:.4f}, micro P/R {e['micro_precision'] or 0:.3f}/"
                 f"{e['micro_recall'] or 0:.3f}, violations raw {m['levels'][level]['raw']['violations']['images']} "
                 f"({time.perf_counter() - t:.0f} s)")
         m["throughput"] = throughput(functools.partial(clf.logits, batch=cfg.batch_size), imgs,
                                      cfg.throughput_images, cfg.batch_size)
-        if clf.ccf is not None:
-            m["ccf_throughput"] = throughput(clf.ccf, imgs, cfg.throughput_images, cfg.batch_size)
+        ccf = getattr(clf, "ccf", None)
+        if ccf is not None:
+            m["ccf_throughput"] = throughput(ccf, imgs, cfg.throughput_images, cfg.batch_size)
         log(f"{name}: {m['throughput']['images_per_s']:.0f} images/s ({cfg.threads} threads, batch "
             f"{cfg.batch_size})" + (f"; CCF maps alone {m['ccf_throughput']['images_per_s']:.0f} images/s"
                                     if "ccf_throughput" in m else ""))
@@ -163,4 +198,4 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
     return res
 
 
-__all__ = ["SEED_REFERENCE", "active_pixels", "evaluate", "throughput"]
+__all__ = ["SEED_REFERENCE", "active_pixels", "clear_images", "describe", "evaluate", "throughput"]

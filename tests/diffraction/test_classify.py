@@ -19,6 +19,8 @@ from hifft.config import ConfigError  # noqa: E402
 from hifft.diffraction.classify import load, read_split, train  # noqa: E402
 from hifft.diffraction.config import ClassifierConfig, DiffractionConfig, load_classifier  # noqa: E402
 from hifft.diffraction.dataset import make_dataset, open_dataset  # noqa: E402
+from hifft.diffraction.ensemble import build as build_ensemble  # noqa: E402
+from hifft.diffraction.evaluate import clear_images  # noqa: E402
 from hifft.diffraction.images import ImageError, read_images  # noqa: E402
 from hifft.diffraction.labels import LABELS  # noqa: E402
 from hifft.diffraction.metrics import best_thresholds, score_metrics  # noqa: E402
@@ -130,6 +132,11 @@ def test_evaluate_command_writes_every_field(store, trained, tmp_path):
     want = score_metrics(clf.logits(imgs), clf.thresholds, test.y)
     assert res["models"]["log"]["levels"]["none"] == json.loads(json.dumps(want))
     assert res["n_test"] == len(test)
+    # the clear subset: the same logits scored on the images away from every labelling threshold
+    clear = clear_images(ds, np.flatnonzero(ds["split"].values == 2), test.y, 0.05)
+    assert res["clear"]["images"] == int(clear.sum()) and res["clear"]["margin"] == 0.05
+    want_clear = score_metrics(clf.logits(imgs)[clear], clf.thresholds, test.y[clear])
+    assert res["models"]["log"]["clear"] == json.loads(json.dumps(want_clear))
     report = Path(__file__).resolve().parents[2] / "benchmarks" / "diffraction_report.py"
     done = subprocess.run([sys.executable, str(report), "--json", str(out)], capture_output=True, text=True,
                           check=False)
@@ -284,3 +291,42 @@ def test_noise_augmentation_stays_on_active_pixels_and_below_its_bound(store, tm
     bad.train.augment.noise = 1.0
     with pytest.raises(ValueError, match=r"augment\.noise: only for model\.input 'image'"):
         train(bad, log=lambda s: None)
+
+
+def test_ensemble_averages_logits_and_chooses_its_own_thresholds(store, trained, tmp_path):
+    r = runner.invoke(app, ["diffraction", "ensemble", str(trained["log"]), str(trained["ccf"]), str(store),
+                            "--out", str(tmp_path / "ens")])
+    assert r.exit_code == 0, r.output
+    ens = load(tmp_path / "ens" / "model.pt")
+    members = [load(trained["log"]), load(trained["ccf"])]
+    ds = open_dataset(store)
+    val, vimgs = read_split(ds, 1, str(store))
+    test, imgs = read_split(ds, 2, str(store))
+    np.testing.assert_allclose(ens.logits(imgs), (members[0].logits(imgs) + members[1].logits(imgs)) / 2,
+                               rtol=1e-6, atol=1e-6)
+    lv = (members[0].logits(vimgs) + members[1].logits(vimgs)) / 2
+    np.testing.assert_allclose(ens.thresholds, best_thresholds(lv, val.y))
+    rec = json.loads((tmp_path / "ens" / "model.json").read_text())
+    assert rec["member_inputs"] == ["image", "ccf"] and rec["wall_seconds"] > 0
+    pred = ens.predict(imgs)
+    assert pred["labels"].shape == (len(test), len(LABELS)) and not np.isnan(pred["probability"].values).any()
+    # evaluate takes it beside single models
+    out = tmp_path / "eval.json"
+    cfg_file = tmp_path / "clf.yaml"
+    cfg_file.write_text("evaluate: {throughput_images: 8, batch_size: 8, threads: 1, noise_levels: [none]}\n")
+    r = runner.invoke(app, ["diffraction", "evaluate", str(tmp_path / "ens" / "model.pt"), str(trained["log"]),
+                            str(store), "--json", str(out), "--config", str(cfg_file)])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    m = res["models"]["ens"]
+    assert m["input"] == "image+ccf" and m["first_activation"] == "log+relu" and len(m["members"]) == 2
+    assert m["levels"]["none"] == json.loads(json.dumps(score_metrics(ens.logits(imgs), ens.thresholds, test.y)))
+    # one member, or a member trained on another dataset, is refused
+    with pytest.raises(ValueError, match="at least two"):
+        build_ensemble([trained["log"]], store, tmp_path / "one")
+    cfg = DiffractionConfig.model_validate_json(ds.attrs["config"]).model_dump()
+    cfg["dataset"].update(n_samples=8, chunk_size=8, seed=9)
+    other = make_dataset(DiffractionConfig.model_validate(cfg), tmp_path / "other.zarr", progress=False)
+    with pytest.raises(ValueError, match=r"not on .*other\.zarr"):
+        build_ensemble([trained["log"], trained["ccf"]], other, tmp_path / "bad")
+    assert not (tmp_path / "bad" / "model.pt").exists()

@@ -15,7 +15,7 @@ runner = CliRunner()
 def test_default_job_file_loads():
     cfg = load(Path(__file__).parents[2] / "pipelines" / "diffraction_default.yaml")
     assert cfg.detector.shape == 128
-    assert cfg.dataset.n_samples == 20000
+    assert cfg.dataset.n_samples == 40000
 
 
 def test_dataset_command_writes_a_store(tmp_path):

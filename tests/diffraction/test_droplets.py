@@ -15,6 +15,7 @@ from hifft.diffraction.droplets import (
     derive_labels,
     draw,
     max_extent,
+    rule_margins,
     shape_features,
 )
 from hifft.diffraction.patterns import grid_for
@@ -122,3 +123,25 @@ def test_bad_geometry_is_refused():
         shape_features(np.zeros((4, 4, 4)), Grid(4, 1.0))
     with pytest.raises(GeometryError, match="shape features"):
         derive_labels(one_body(shapes.Sphere(radius=10.0, sld=1.0)), None, WAVELENGTH, RULES, 30.0)
+
+
+def test_rule_margins_measure_the_distance_to_the_nearest_threshold():
+    nan = np.nan
+    names = ("projected_aspect", "elongation", "inversion_defect", "body_bend", "streak_bend", "newton_fringes",
+             "transverse_fringes", "radius", "radius_2")
+    rows = [
+        (1.0, 1.0, 0.0, 0.0, 0.0, nan, nan, 2000.0, nan),        # sphere: 1.0 vs round's 1.1
+        (1.12, 1.5, 0.01, 0.0, 0.05, nan, nan, 2000.0, nan),     # ρ 2 % above 1.1
+        (3.0, 3.0, 0.01, 0.0, 0.099, nan, nan, 2000.0, nan),     # streak bend 1 % below 0.1 (streak set)
+        (3.0, 3.0, 0.01, 0.0, 0.099, nan, nan, 2000.0, nan),     # the same without a streak: not read
+        (nan, nan, nan, nan, nan, 10.0, 2.0, 1000.0, 1250.0),    # pair: radius ratio 1.25 vs 1.2
+        (nan,) * 9,                                              # empty
+    ]
+    meas = {k: np.array([r[i] for r in rows]) for i, k in enumerate(names)}
+    y = np.zeros((len(rows), len(L.LABELS)), bool)
+    y[2, L.INDEX["streak"]] = True
+    m = rule_margins(meas, y, RULES)
+    np.testing.assert_allclose(m[:3], [np.log(1.1), np.log(1.12 / 1.1), np.log(0.1 / 0.099)], rtol=1e-9)
+    assert m[3] == pytest.approx(np.log(3.0 / 2.0))        # nearest is then ρ against streak.min_aspect 2.0
+    assert m[4] == pytest.approx(np.log(1.25 / 1.2))
+    assert m[5] == np.inf
