@@ -318,7 +318,8 @@ def main(argv: list[str] | None = None) -> Path:
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": git_commit(), "machine": machine(),
         "load_average_start": load_start, "load_average_end": loadavg(), "seconds": time.perf_counter() - t0,
         "dataset": str(a.dataset), "split": a.split, "images": len(imgs), "samples": imgs.sample.tolist(),
-        "reference_scale": ref.to_dict(), "models": models, "summary": summarise(rows), "rows": rows,
+        "torch_threads": a.threads, "reference_scale": ref.to_dict(), "models": models,
+        "summary": summarise(rows), "rows": rows,
         "science": science, "science_summary": summarise(science), "latents": latents,
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
