@@ -7,11 +7,12 @@ resumable image dataset job (:mod:`.dataset`).
 
 The classifier: CCF maps (:mod:`.ccf`), image files (:mod:`.images`),
 metrics and thresholds (:mod:`.metrics`), the pre-activated ResNet18
-(:mod:`.model`), training and prediction (:mod:`.classify`) and evaluation
-(:mod:`.evaluate`). Names that need torch (``PreActResNet18``,
-``LogActivation``, ``log_activation``, ``Classifier``, ``train_classifier``,
-``load_model``, ``predict_files``, ``evaluate_classifiers``) load lazily; the
-rest imports without torch.
+(:mod:`.model`), training and prediction (:mod:`.classify`), ensembles
+(:mod:`.ensemble`) and evaluation (:mod:`.evaluate`). Names that need torch
+(``PreActResNet18``, ``LogActivation``, ``log_activation``, ``Classifier``,
+``Ensemble``, ``train_classifier``, ``build_ensemble``, ``load_model``,
+``predict_files``, ``evaluate_classifiers``) load lazily; the rest imports
+without torch.
 
 Units: lengths in Å (or strings with units), photon energies in eV, angles
 in degrees; images are float32 detector units (not log-scaled).
@@ -24,7 +25,7 @@ from typing import Any
 
 from .ccf import CCF, ccf_maps
 from .config import FAMILIES, ClassifierConfig, DiffractionConfig, load, load_classifier
-from .droplets import Body, Droplets, GeometryError, derive_labels, draw, shape_features
+from .droplets import Body, Droplets, GeometryError, derive_labels, draw, rule_margins, shape_features
 from .images import ImageError, check_images, read_images
 from .labels import (
     DISPLAY,
@@ -56,6 +57,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "LogActivation": ("hifft.diffraction.model", "LogActivation"),
     "log_activation": ("hifft.diffraction.model", "log_activation"),
     "Classifier": ("hifft.diffraction.classify", "Classifier"),
+    "Ensemble": ("hifft.diffraction.ensemble", "Ensemble"),
+    "build_ensemble": ("hifft.diffraction.ensemble", "build"),
     "train_classifier": ("hifft.diffraction.classify", "train"),
     "load_model": ("hifft.diffraction.classify", "load"),
     "predict_files": ("hifft.diffraction.classify", "predict_files"),
@@ -69,7 +72,7 @@ __all__ = [
     "add_uniform_noise", "best_thresholds", "ccf_maps", "check_images", "score_metrics", "count_violations", "decode",
     "derive_labels", "detector_counts", "draw", "encode", "enforce_hierarchy", "ewald_intensity", "expected_signal",
     "grid_for", "label_metrics", "load", "load_classifier", "make_detector", "noise_bounds", "read_images", "render",
-    "shape_features", "wavelength_of",
+    "rule_margins", "shape_features", "wavelength_of",
     *_LAZY,
 ]
 

@@ -8,7 +8,11 @@ every model): per-label precision/recall/F1, macro-F1, micro
 precision/recall/accuracy (the seed's Acc/P/R; accuracy = 1 − Hamming),
 exact match, hierarchy violations of the thresholded outputs and, after
 :func:`~hifft.diffraction.labels.enforce_hierarchy`, the same metrics again
-(:func:`~hifft.diffraction.metrics.score_metrics`). Then inference throughput
+(:func:`~hifft.diffraction.metrics.score_metrics`); without added noise, the
+same scores again on the images at least ``clear_margin`` from every labelling
+threshold (:func:`clear_images`, a diagnostic of how much of the error sits at
+label boundaries). Models are ``model.pt`` files of single classifiers or of
+ensembles (:mod:`hifft.diffraction.ensemble`). Then inference throughput
 (images/s: image in, logits out, CCF maps included; batches of
 ``batch_size`` after one warm-up batch, ``threads`` torch threads) and, for
 CCF models, the CCF maps alone; the load average before and after.
