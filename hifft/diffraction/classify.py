@@ -372,6 +372,8 @@ class LabelPredictor:
     thresholds: np.ndarray
     image_shape: tuple[int, int]
     meta: dict[str, Any]
+    #: the CCF-map stage of a CCF-input model (timed on its own by the evaluation), else None
+    ccf: CCF | None = None
 
     def _accept(self, ckpt: dict[str, Any], fmt: str, what: str, path: str) -> None:
         """Refuse a checkpoint of another format or label set; remember ``path``."""
@@ -382,6 +384,10 @@ class LabelPredictor:
         self.path = path
 
     def logits(self, images: Any, batch: int = 128, source: str = "images") -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Input, first activation, configs and parameter count (the evaluation's model record)."""
         raise NotImplementedError
 
     def predict(self, images: Any, ids: Sequence[str] | None = None, batch: int = 128,
@@ -417,6 +423,12 @@ class Classifier(LabelPredictor):
         self.net.eval()
         self.ccf = CCF(self.image_shape, self.ccf_config) if self.model_config.input == "ccf" else None
         self.meta = {k: ckpt.get(k) for k in ("fingerprint", "hifft_version", "dataset", "epochs", "input_scale")}
+
+    def describe(self) -> dict[str, Any]:
+        return {"input": self.model_config.input, "first_activation": self.model_config.first_activation,
+                "model_config": self.model_config.model_dump(mode="json"),
+                "ccf_config": self.ccf_config.model_dump(mode="json") if self.ccf is not None else None,
+                "parameters": sum(p.numel() for p in self.net.parameters())}
 
     def inputs(self, images: Any, source: str = "images") -> np.ndarray:
         """Network inputs from images (checked: size, finite pixels)."""

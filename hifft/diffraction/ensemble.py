@@ -40,6 +40,13 @@ class Ensemble(LabelPredictor):
         self.thresholds = np.asarray(ckpt["thresholds"], dtype=np.float64)
         self.meta = {k: ckpt.get(k) for k in ("hifft_version", "dataset", "member_paths")}
 
+    def describe(self) -> dict[str, Any]:
+        members = [m.describe() for m in self.members]
+        return {"input": "+".join(m["input"] for m in members),
+                "first_activation": "+".join(m["first_activation"] for m in members),
+                "model_config": None, "ccf_config": None, "members": members,
+                "parameters": sum(m["parameters"] for m in members)}
+
     def logits(self, images: Any, batch: int = 128, source: str = "images") -> np.ndarray:
         """Mean of the members' logits (n, 11)."""
         return np.mean([m.logits(images, batch, source) for m in self.members], axis=0)

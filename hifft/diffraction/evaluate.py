@@ -72,20 +72,6 @@ def active_pixels(ds: Any, sel: np.ndarray) -> np.ndarray | None:
     return (tt[None] >= hole[:, None, None]) & (tt[None] <= dcfg.detector.two_theta_max)
 
 
-def describe(clf: Any) -> dict[str, Any]:
-    """Input, first activation, configs and parameter count of a classifier or an ensemble."""
-    members = getattr(clf, "members", None)
-    if members is not None:
-        return {"input": "+".join(c.model_config.input for c in members),
-                "first_activation": "+".join(c.model_config.first_activation for c in members),
-                "model_config": None, "ccf_config": None, "members": [describe(c) for c in members],
-                "parameters": sum(sum(p.numel() for p in c.net.parameters()) for c in members)}
-    return {"input": clf.model_config.input, "first_activation": clf.model_config.first_activation,
-            "model_config": clf.model_config.model_dump(mode="json"),
-            "ccf_config": clf.ccf_config.model_dump(mode="json") if clf.ccf is not None else None,
-            "parameters": sum(p.numel() for p in clf.net.parameters())}
-
-
 def clear_images(ds: Any, sel: np.ndarray, labels: np.ndarray, margin: float) -> np.ndarray | None:
     """Bool (n,): images of ``sel`` at least ``margin`` from every labelling threshold (None when the
     store lacks the measures or its job config)."""
@@ -167,7 +153,7 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
         if clf.image_shape != tuple(imgs.shape[1:]):
             raise ValueError(f"{path}: model for {clf.image_shape} images, {store} has {tuple(imgs.shape[1:])}")
         m: dict[str, Any] = {
-            "path": str(path), **describe(clf),
+            "path": str(path), **clf.describe(),
             "weights_bytes": path.stat().st_size, "thresholds": clf.thresholds.tolist(),
             "trained_on": clf.meta.get("dataset"), "epochs": clf.meta.get("epochs"),
             "train": {k: record.get(k) for k in ("wall_seconds", "loop_seconds", "train_images_per_s", "threads",
@@ -191,9 +177,8 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
                 f"({time.perf_counter() - t:.0f} s)")
         m["throughput"] = throughput(functools.partial(clf.logits, batch=cfg.batch_size), imgs,
                                      cfg.throughput_images, cfg.batch_size)
-        ccf = getattr(clf, "ccf", None)
-        if ccf is not None:
-            m["ccf_throughput"] = throughput(ccf, imgs, cfg.throughput_images, cfg.batch_size)
+        if clf.ccf is not None:
+            m["ccf_throughput"] = throughput(clf.ccf, imgs, cfg.throughput_images, cfg.batch_size)
         log(f"{name}: {m['throughput']['images_per_s']:.0f} images/s ({cfg.threads} threads, batch "
             f"{cfg.batch_size})" + (f"; CCF maps alone {m['ccf_throughput']['images_per_s']:.0f} images/s"
                                     if "ccf_throughput" in m else ""))
@@ -202,4 +187,4 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
     return res
 
 
-__all__ = ["SEED_REFERENCE", "active_pixels", "clear_images", "describe", "evaluate", "throughput"]
+__all__ = ["SEED_REFERENCE", "active_pixels", "clear_images", "evaluate", "throughput"]
