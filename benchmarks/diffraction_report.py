@@ -179,13 +179,18 @@ def render(res: dict[str, Any]) -> str:
           "the same draw for every model. Seed columns: the paper's Table 6 (its own data).", "",
           *noise_table(res), "", "## Hierarchy violations (raw thresholded outputs, no added noise)", "",
           *violations_table(res), ""]
-    L += ["## Training", "", "| model | epochs | steps | wall | train images/s | threads | load at start |",
-          "|---|---|---|---|---|---|---|"]
+    L += ["## Training", "", "Kept epoch: the weights the model ships (1-based; with `train.keep_best`, the "
+          "epoch of lowest validation loss, else the last).", "",
+          "| model | epochs | kept epoch | steps | wall | train images/s | threads | load at start |",
+          "|---|---|---|---|---|---|---|---|"]
     for name, m in res["models"].items():
         t = m["train"]
         load = t.get("load_average_start")
         epochs = m["epochs"] if m["epochs"] is not None else "– (members' sum)"
-        L.append(f"| {name} | {epochs} | {t.get('steps') or '–'} | {(t.get('wall_seconds') or 0) / 60:.1f} min | "
+        kept = t.get("selected_epoch")
+        kept_s = "–" if m["epochs"] is None else (str(kept + 1) if kept is not None else f"{m['epochs']} (last)")
+        L.append(f"| {name} | {epochs} | {kept_s} | {t.get('steps') or '–'} | "
+                 f"{(t.get('wall_seconds') or 0) / 60:.1f} min | "
                  f"{one_decimal(t.get('train_images_per_s'))} | {t.get('threads')} | "
                  f"{' / '.join(f'{x:.2f}' for x in load) if load else '–'} |")
     return "\n".join(L) + "\n"

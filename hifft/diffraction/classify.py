@@ -10,6 +10,8 @@ Training (:func:`train`, ``hifft diffraction train CONFIG``):
   over the training inputs of their per-input mean), stored with the model;
 - per batch, random horizontal/vertical flips (and transposes with
   ``augment.rot90``) of the images; CCF maps are invariant to them;
+  ``augment.noise`` adds uniform noise to half the images (for CCF input,
+  to the images, whose maps are then computed per batch);
 - BCE with logits (``pos_weight``), AdamW, warm-up + cosine learning rate in
   the progress max(step / total steps, elapsed / budget)
   (:func:`hifft.ml.train.lr_factor`), so the schedule anneals within
@@ -17,6 +19,8 @@ Training (:func:`train`, ``hifft diffraction train CONFIG``):
 - seeded (``seed``: weights, batch order, flips); a checkpoint
   ``checkpoint.pt`` after every epoch; a rerun of the same job resumes
   there (or returns at once when ``model.pt`` is finished);
+- with ``keep_best``, the weights of the epoch of lowest validation loss
+  are kept (``selected_epoch`` in the record; 0-based), else the last;
 - at the end, per-label thresholds on the logits maximising F1 on the
   validation split (:func:`~hifft.diffraction.metrics.best_thresholds`),
   stored in ``model.pt``; the record ``model.json`` beside it holds the
@@ -198,6 +202,8 @@ class _State:
     step: int = 0
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: with ``train.keep_best``: epoch, val loss and weights of the lowest validation loss so far
+    best: dict[str, Any] | None = None
 
 
 def _bce(logits: torch.Tensor, y: torch.Tensor, pw: torch.Tensor) -> torch.Tensor:
@@ -235,12 +241,16 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
     ccf = CCF(image_shape, cfg.ccf) if cfg.model.input == "ccf" else None
     if tc.augment.rot90 and ccf is None and image_shape[0] != image_shape[1]:
         raise ValueError(f"{tc.dataset}: train.augment.rot90 needs square images, got {image_shape}")
-    if tc.augment.noise and ccf is not None:
-        raise ValueError("train.augment.noise: only for model.input 'image' (CCF maps are computed once, "
-                         "before training)")
     src = str(tc.dataset)
     t_load = time.perf_counter()
-    tr, _ = read_split(ds, 0, src, tc.max_train_samples, ccf)
+    # CCF input with noise augmentation keeps the training images too: the maps of the noisy batches
+    # are computed per step (CCF maps cost ~1/8 of a CCF-model step)
+    raw_images = ccf is not None and bool(tc.augment.noise)
+    tr, _ = read_split(ds, 0, src, tc.max_train_samples, None if raw_images else ccf)
+    tr_images = tr if ccf is None or raw_images else None
+    if raw_images:
+        assert ccf is not None
+        tr = Split(np.concatenate([ccf(tr.x[a:a + 500]) for a in range(0, len(tr), 500)]), tr.y, tr.sample)
     va, _ = read_split(ds, 1, src, tc.max_val_samples, ccf)
     if len(tr) < tc.batch_size or len(va) == 0:
         raise ValueError(f"{src}: {len(tr)} training and {len(va)} validation images; need at least "
@@ -248,7 +258,7 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
     log(f"{src}: {len(tr)} train, {len(va)} val {cfg.model.input}s {tr.x.shape[1]}×{tr.x.shape[2]} loaded "
         f"in {time.perf_counter() - t_load:.0f} s")
     scale = cfg.model.input_scale or input_scale(tr.x)
-    noisy = noise_augmenter(ds, tr, tc) if tc.augment.noise else None
+    noisy = noise_augmenter(ds, tr_images, tc) if tc.augment.noise and tr_images is not None else None
     pw = torch.as_tensor(pos_weights(tc, tr.y), dtype=torch.float32)
     torch.manual_seed(tc.seed)
     net = PreActResNet18(cfg.model, scale)
@@ -259,7 +269,7 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
         if ck.get("fingerprint") == fp:
             net.load_state_dict(ck["state"])
             opt.load_state_dict(ck["opt"])
-            st = _State(ck["epoch"] + 1, ck["step"], ck["seconds"], ck["history"])
+            st = _State(ck["epoch"] + 1, ck["step"], ck["seconds"], ck["history"], ck.get("best"))
             log(f"resuming after epoch {st.epoch} (step {st.step}, {st.seconds:.0f} s)")
         else:
             log(f"{partial}: from another config or dataset; starting again")
@@ -289,9 +299,13 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
             for g in opt.param_groups:
                 g["lr"] = tc.lr * lr_factor(p, tc.warmup)
             idx = np.sort(perm[b * tc.batch_size:(b + 1) * tc.batch_size])
-            xb = torch.from_numpy(tr.x[idx])
             if noisy is not None:
-                xb = noisy(xb, idx, rng)
+                assert tr_images is not None
+                xb = noisy(torch.from_numpy(tr_images.x[idx]), idx, rng)
+                if ccf is not None:
+                    xb = torch.from_numpy(ccf(xb.numpy()))
+            else:
+                xb = torch.from_numpy(tr.x[idx])
             if ccf is None:
                 xb = augment(xb, rng, tc.augment.rot90, tc.augment.flips)
             loss = _bce(net(xb), yt[idx], pw)
@@ -312,17 +326,25 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
                "train_images_per_s": nb * tc.batch_size / train_s, "seconds": time.perf_counter() - te,
                "progress": min(1.0, progress())}
         st.history.append(rec)
+        if tc.keep_best and (st.best is None or val_loss < st.best["val_loss"]):
+            st.best = {"epoch": epoch, "val_loss": val_loss,
+                       "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
         log(f"epoch {epoch + 1}: loss {rec['loss']:.4f} | val loss {val_loss:.4f}, macro-F1 (p > 0.5) "
             f"{half['macro_f1'] or 0:.3f} | {rec['train_images_per_s']:.0f} img/s, {rec['seconds']:.0f} s, "
             f"{100 * rec['progress']:.0f}% done")
         with atomic_path(partial) as tmp:  # a kill mid-save leaves the previous epoch's checkpoint
             torch.save({"fingerprint": fp, "state": net.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
                         "step": st.step, "seconds": st.seconds + time.perf_counter() - t0,
-                        "history": st.history}, tmp)
+                        "history": st.history, "best": st.best}, tmp)
         if max_new_epochs is not None and epoch + 1 - first_epoch >= max_new_epochs and not done:
             log(f"stopping after {max_new_epochs} new epoch(s); rerun to resume")
             return partial
     loop_seconds = st.seconds + time.perf_counter() - t0
+    selected = len(st.history) - 1
+    if st.best is not None and st.best["epoch"] != selected:
+        net.load_state_dict(st.best["state"])
+        selected = int(st.best["epoch"])
+        log(f"keeping the weights of epoch {selected + 1} (lowest val loss {st.best['val_loss']:.4f})")
     lv = logits_of(net, va.x)
     thr = best_thresholds(lv, va.y)
     val = score_metrics(lv, thr, va.y)
@@ -332,7 +354,7 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
         "model_config": cfg.model.model_dump(mode="json"), "ccf_config": cfg.ccf.model_dump(mode="json"),
         "input_scale": float(scale), "thresholds": thr.tolist(), "state": net.state_dict(),
         "train_config": json.loads(tc.model_dump_json()), "dataset": {"path": src, "fingerprint": dfp},
-        "epochs": len(st.history), "history": st.history,
+        "epochs": len(st.history), "selected_epoch": selected, "history": st.history,
     }
     with atomic_path(final) as tmp:
         torch.save(ckpt, tmp)
@@ -345,7 +367,8 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
         "dataset": {"path": src, "fingerprint": dfp, "n_train": len(tr), "n_val": len(va),
                     "image_shape": list(image_shape)},
         "input_scale": float(scale), "pos_weight": pw.tolist(), "parameters": n_parameters(net),
-        "weights_bytes": final.stat().st_size, "epochs": len(st.history), "steps": st.step,
+        "weights_bytes": final.stat().st_size, "epochs": len(st.history), "selected_epoch": selected,
+        "steps": st.step,
         "wall_seconds": time.perf_counter() - t_start, "loop_seconds": loop_seconds,
         "train_images_per_s": imgs / tsec if tsec > 0 else None, "threads": tc.threads,
         "load_average_start": list(load_start), "load_average_end": list(os.getloadavg()),

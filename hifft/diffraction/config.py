@@ -397,9 +397,9 @@ class ClassifierAugmentConfig(StrictModel):
 
     flips: bool = True
     rot90: bool = False
-    noise: float = Field(0.0, ge=0, description="image input only: half the images get U(0, b) on the active "
-                         "pixels, b uniform in [0, noise × the median per-image mean of the training images] "
-                         "(1 = the seed's 'mean' test level); 0: off")
+    noise: float = Field(0.0, ge=0, description="half the images get U(0, b) on the active pixels, b uniform "
+                         "in [0, noise × the median per-image mean of the training images] (1 = the seed's "
+                         "'mean' test level; CCF input: added to the images, maps computed per batch); 0: off")
 
 
 def _label_weights(v: Any, field: str) -> Any:
@@ -422,6 +422,7 @@ class ClassifierTrainConfig(StrictModel):
     logits; ``pos_weight``: ``none``, ``sqrt`` (√(negatives/positives) per
     label from the training split, capped at ``max_pos_weight``) or a
     weight per label name (unnamed labels 1). ``threads``: torch threads.
+    ``keep_best``: model selection on the validation split (its loss).
     """
 
     dataset: Path
@@ -439,6 +440,8 @@ class ClassifierTrainConfig(StrictModel):
     max_train_samples: int | None = Field(None, ge=2)
     max_val_samples: int | None = Field(None, ge=1)
     augment: ClassifierAugmentConfig = ClassifierAugmentConfig()
+    keep_best: bool = Field(False, description="keep the weights of the epoch of lowest validation loss "
+                            "(the thresholds are then chosen for them), not the last epoch's")
 
     @field_validator("pos_weight", mode="before")
     @classmethod

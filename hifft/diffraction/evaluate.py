@@ -157,7 +157,7 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
             "weights_bytes": path.stat().st_size, "thresholds": clf.thresholds.tolist(),
             "trained_on": clf.meta.get("dataset"), "epochs": clf.meta.get("epochs"),
             "train": {k: record.get(k) for k in ("wall_seconds", "loop_seconds", "train_images_per_s", "threads",
-                                                 "load_average_start", "epochs", "steps")},
+                                                 "load_average_start", "epochs", "selected_epoch", "steps")},
             "augment": ((record.get("config") or {}).get("train") or {}).get("augment"),
             "levels": {},
         }

@@ -287,10 +287,47 @@ def test_noise_augmentation_stays_on_active_pixels_and_below_its_bound(store, tm
     cfg2 = job(store, tmp_path / "n2")
     cfg2.train.augment.noise = 1.0
     assert train(cfg2, log=lambda s: None).exists()
-    bad = job(store, tmp_path / "n3", input="ccf")
-    bad.train.augment.noise = 1.0
-    with pytest.raises(ValueError, match=r"augment\.noise: only for model\.input 'image'"):
-        train(bad, log=lambda s: None)
+
+
+def test_ccf_noise_augmentation_maps_noisy_images_per_batch(store, tmp_path, monkeypatch):
+    from hifft.diffraction import classify
+
+    calls: list[int] = []
+    real = classify.CCF.__call__
+
+    def spy(self, images):
+        calls.append(len(images))
+        return real(self, images)
+
+    monkeypatch.setattr(classify.CCF, "__call__", spy)
+    cfg = job(store, tmp_path / "c", input="ccf")
+    cfg.train.augment.noise = 1.0
+    final = train(cfg, log=lambda s: None)
+    rec = json.loads(final.with_name("model.json").read_text())
+    # maps of every training batch (batch_size 6) besides those of the splits read once
+    assert calls.count(cfg.train.batch_size) >= rec["steps"] and rec["steps"] > 0
+    assert rec["config"]["train"]["augment"]["noise"] == 1.0 and load(final).ccf is not None
+
+
+def test_keep_best_keeps_the_epoch_of_lowest_val_loss(store, tmp_path):
+    cfg = job(store, tmp_path / "b")
+    cfg.train.max_epochs = 4
+    cfg.train.keep_best = True
+    logs: list[str] = []
+    part = train(cfg, log=logs.append, max_new_epochs=2)  # the best so far survives a resume
+    assert part.name == "checkpoint.pt"
+    final = train(cfg, log=logs.append)
+    rec = json.loads(final.with_name("model.json").read_text())
+    losses = [h["val_loss"] for h in rec["history"]]
+    assert len(losses) == 4 and rec["selected_epoch"] == int(np.argmin(losses))
+    # the stored thresholds are those of the kept weights on the validation split
+    clf = load(final)
+    val, imgs = read_split(open_dataset(store), 1, str(store))
+    np.testing.assert_allclose(clf.thresholds, best_thresholds(clf.logits(imgs), val.y), atol=1e-5)
+    pw = torch.tensor(rec["pos_weight"], dtype=torch.float32)
+    got = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.from_numpy(clf.logits(imgs)).float(), torch.from_numpy(val.y.astype(np.float32)), pos_weight=pw)
+    assert float(got) == pytest.approx(min(losses), rel=1e-4)
 
 
 def test_ensemble_averages_logits_and_chooses_its_own_thresholds(store, trained, tmp_path):
