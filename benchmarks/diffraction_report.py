@@ -159,8 +159,9 @@ def render(res: dict[str, Any]) -> str:
         f"{TARGETS['images_per_s']:.0f} images/s; training ≤ {TARGETS['train_minutes']:.0f} min; weights ≤ "
         f"{TARGETS['weights_mb']:.0f} MB.",
         "",
-        "Earlier figures on other labels (before the bent rule needed a streak): "
-        "[classifier_round1.md](classifier_round1.md).",
+        "Earlier rounds: [classifier_round1.md](classifier_round1.md) (other labels: before the bent rule needed "
+        "a streak) and [classifier_round2.md](classifier_round2.md) (the same dataset and test split; last-epoch "
+        "weights, CCF model trained without noise for 30 min, image model for 35 min).",
         "",
         "## Summary (no added noise)",
         "",

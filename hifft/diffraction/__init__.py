@@ -42,6 +42,7 @@ from .metrics import add_uniform_noise, best_thresholds, label_metrics, noise_bo
 from .patterns import (
     Nuisance,
     PatternError,
+    active_pixels,
     detector_counts,
     ewald_intensity,
     expected_signal,
@@ -69,7 +70,8 @@ __all__ = [
     "DISPLAY", "FAMILIES", "LABELS", "PARENT", "SUPERORDINATE",
     "Body", "CCF", "ClassifierConfig", "DiffractionConfig", "Droplets", "GeometryError", "ImageError", "LabelError",
     "Nuisance", "PatternError",
-    "add_uniform_noise", "best_thresholds", "ccf_maps", "check_images", "score_metrics", "count_violations", "decode",
+    "active_pixels", "add_uniform_noise", "best_thresholds", "ccf_maps", "check_images", "score_metrics",
+    "count_violations", "decode",
     "derive_labels", "detector_counts", "draw", "encode", "enforce_hierarchy", "ewald_intensity", "expected_signal",
     "grid_for", "label_metrics", "load", "load_classifier", "make_detector", "noise_bounds", "read_images", "render",
     "rule_margins", "shape_features", "wavelength_of",
