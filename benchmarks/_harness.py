@@ -2,7 +2,8 @@
 
 - :func:`run_child` runs one competitor in a fresh child process and samples
   the peak RSS summed over its whole process tree (Dask workers included);
-- :func:`snapshot`, :func:`settle` record and wait out the machine's load
+- :func:`snapshot`, :func:`settle`, :func:`require_quiet` record, wait out and
+  refuse the machine's load
   (``uptime``'s 1/5/15-minute averages, CPU busy %, free memory);
 - :func:`disk_bandwidth`, :func:`drop_page_cache`, :func:`resident_bytes`
   measure the disk and the page cache that stands in front of it;
@@ -101,6 +102,25 @@ def run_child(args: list[str], interval: float = 0.05, timeout: float = 3600,
 def loadavg() -> list[float]:
     """The 1, 5 and 15-minute load averages, as ``uptime`` prints them."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+#: speed figures start only below this 1-minute load (these machines have 2 cores)
+MAX_LOAD = 1.5
+
+
+def require_quiet(max_load: float = MAX_LOAD, force: bool = False, load: list[float] | None = None,
+                  hint: str = "") -> list[float]:
+    """The load averages (``load``, else now); exit with status 2 when the 1-minute load is above ``max_load``.
+
+    A speed figure taken next to other work measures the contention, not the code; ``force`` runs anyway
+    (the caller flags its figures). ``hint`` ends the refusal's message.
+    """
+    ld = list(load) if load is not None else loadavg()
+    if ld[0] > max_load and not force:
+        print(f"refusing to start: 1-minute load {ld[0]:.2f} > {max_load} (load {ld}); wait for a quiet "
+              f"machine{hint}", file=sys.stderr)
+        raise SystemExit(2)
+    return ld
 
 
 def snapshot(cpu_sample_s: float = 1.0) -> dict[str, Any]:

@@ -81,6 +81,7 @@ from _harness import (
     drop_page_cache,
     git_commit,
     machine,
+    require_quiet,
     resident_bytes,
     run_child,
     save,
@@ -728,11 +729,8 @@ def main(argv: list[str] | None = None) -> int:
     start = snapshot()
     start["machine"] = machine()
     forced = start["load"][0] > a.max_load
-    if forced and not a.force:
-        print(f"refusing to start: 1-minute load {start['load'][0]:.2f} > {a.max_load} "
-              f"(load {start['load']}, CPU busy {start['cpu_busy_pct']}%); wait for a quiet machine, "
-              f"or pass --force to run with every figure flagged", file=sys.stderr)
-        return 2
+    require_quiet(a.max_load, a.force, start["load"],
+                  f" (CPU busy {start['cpu_busy_pct']}%), or pass --force to run with every figure flagged")
     work = Path(a.work)
     (work / "inputs").mkdir(parents=True, exist_ok=True)
     (work / "run").mkdir(parents=True, exist_ok=True)

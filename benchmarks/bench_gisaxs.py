@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import run_child, save
+from _harness import require_quiet, run_child, save
 
 DEG = math.pi / 180
 
@@ -177,10 +176,7 @@ def main() -> None:
     layers = [(64, 8, (50, 50), False), (128, 16, (50, 50), True)] if a.small else \
         [(1024, 64, (499, 500), False), (4096, 128, (499, 500), True)]
     me = str(Path(__file__).resolve())
-    load = os.getloadavg()
-    if load[0] >= 1.5:
-        print(f"refusing to start: 1-minute load {load[0]:.2f} ≥ 1.5; run it on a quiet machine", file=sys.stderr)
-        raise SystemExit(2)
+    load = require_quiet()
     acc = run_child([me, "--child", "accuracy", "--args", json.dumps({"n": n_img, "out": out})])
     rows = acc.get("rows", [])
     lay = []

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import loadavg, save
+from _harness import loadavg, require_quiet, save
 
 TARGET = 50.0  # images/s, issue 15
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     from hifft.images.data import load_images
 
     models = a.models or [Path(DEFAULT_MODEL)]
-    load_start = loadavg()
+    load_start = require_quiet()
     rows = []
     for path in models:
         b = load_bundle(path)
