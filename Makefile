@@ -74,9 +74,9 @@ image-codecs: $(STAMP)
 	  cp out/images/$$m/model.json hifft/images/models/gisaxs_$$m.json; done
 
 # Droplet classifier (issue 17): 40 000 labelled images (~16 min on 2 cores), a noise-trained CCF-input
-# model (25 min) and an image model with the log first activation (30 min), their ensemble (thresholds
-# from the validation split), a LeakyReLU image model (30 min, the seed's comparison), the test-split
-# evaluation and its report. Run it alone; each step resumes.
+# model (25 min) and an image model with the log first activation (30 min), their ensembles (weights
+# chosen on the validation split, and equal; thresholds from that split), a LeakyReLU image model (30 min,
+# the seed's comparison), the test-split evaluation and its report. Run it alone; each step resumes.
 CLF = pipelines/diffraction_classifier.yaml
 CLF_DIR = out/diffraction
 classifier: $(STAMP)
@@ -87,8 +87,10 @@ classifier: $(STAMP)
 	$(BIN)/hifft diffraction train $(CLF) --minutes 30 --first-activation relu --out $(CLF_DIR)/clf_relu
 	$(BIN)/hifft diffraction ensemble $(CLF_DIR)/clf_log/model.pt $(CLF_DIR)/clf_ccf/model.pt \
 	  $(CLF_DIR)/droplets.zarr --out $(CLF_DIR)/clf_ensemble
+	$(BIN)/hifft diffraction ensemble $(CLF_DIR)/clf_log/model.pt $(CLF_DIR)/clf_ccf/model.pt \
+	  $(CLF_DIR)/droplets.zarr --weights mean --out $(CLF_DIR)/clf_ensemble_mean
 	$(BIN)/hifft diffraction evaluate $(CLF_DIR)/clf_ccf/model.pt $(CLF_DIR)/clf_log/model.pt \
-	  $(CLF_DIR)/clf_relu/model.pt $(CLF_DIR)/clf_ensemble/model.pt $(CLF_DIR)/droplets.zarr --config $(CLF) \
+	  $(CLF_DIR)/clf_relu/model.pt $(CLF_DIR)/clf_ensemble/model.pt $(CLF_DIR)/clf_ensemble_mean/model.pt $(CLF_DIR)/droplets.zarr --config $(CLF) \
 	  --json benchmarks/results/classifier.json
 	$(BIN)/python benchmarks/diffraction_report.py
 

@@ -1,6 +1,6 @@
 """How well can *any* classifier tell an elliptical droplet from a prolate one? (issue 17, physics check)
 
-    python benchmarks/droplet_separability.py [--pairs 150] [--seed 0]
+    python benchmarks/droplet_separability.py [--pairs 200] [--seed 0]
 
 In the small-angle (projection) limit an ellipsoid's pattern depends only on
 its density projected along the beam, t(x, y) = (2/√A_zz)·√(1 − xᵀA₂x), with
@@ -20,10 +20,11 @@ edge-on), both patterns are rendered by the dataset's own route
 (:func:`hifft.diffraction.render`, :func:`~hifft.diffraction.expected_signal`:
 the same detector, beam energy, flux normalisation, a 3° hole). The best
 possible test between the two, with every nuisance known and only Poisson
-noise, is the likelihood ratio; its error (equal priors) is
-½[Φ(−m_A/s_A) + Φ(−m_B/s_B)], m and s² the mean and variance of the
-log-likelihood ratio under each hypothesis (both ∝ flux). This is a lower
-bound on any classifier's confusion of the pair: straylight, saturation, an
+noise, is the likelihood ratio. With m and s² the mean and variance of
+the log-likelihood ratio under each hypothesis (both ∝ flux), the table
+gives the photons at which m = 1.645 s in both directions (a 95 % test
+each way: z²s²/m²). Its errors are a lower bound on any classifier's
+confusion of the pair: straylight, saturation, an
 unknown gain and the other prolates that may resemble the oblate even more
 only add to it. A second condition adds the dataset's uniform noise
 U(0, b), b = 0.25 × the mean photons per active pixel (the middle of its
@@ -170,7 +171,7 @@ def labelled(drop: Droplets, lam: float, det: Any, cfg: Any, grid_cfg: Any = Non
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=150, help="pairs per direction")
+    ap.add_argument("--pairs", type=int, default=200, help="pairs per direction")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config", type=Path, default=REPO / "pipelines" / "diffraction_default.yaml")
     a = ap.parse_args()

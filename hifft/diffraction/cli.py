@@ -79,11 +79,15 @@ def ensemble_cmd(
     models: Annotated[list[Path], typer.Argument(help="Two or more model.pt files, then the dataset store.")],
     store: Annotated[Path, typer.Argument(help="The dataset the members were trained on (its val split).")],
     out: Annotated[Path, typer.Option(help="Directory of the ensemble's model.pt and model.json.")],
+    weights: Annotated[str, typer.Option(help="Member weights: 'val' (best validation macro-F1 on a 0.1 grid) "
+                                         "or 'mean' (equal).")] = "val",
 ) -> None:
-    """Mean logits of trained models, thresholds chosen again on the validation split; one model file."""
+    """Weighted mean logits of trained models, weights and thresholds chosen on the validation split; one file."""
     from .ensemble import build
 
-    build(models, store, out, log=lambda s: console.print(s, highlight=False))
+    if weights not in ("mean", "val"):
+        raise typer.BadParameter(f"--weights: 'mean' or 'val', got {weights!r}")
+    build(models, store, out, log=lambda s: console.print(s, highlight=False), weights=weights)  # type: ignore[arg-type]
 
 
 @diffraction_app.command("evaluate")

@@ -332,7 +332,7 @@ def test_keep_best_keeps_the_epoch_of_lowest_val_loss(store, tmp_path):
 
 def test_ensemble_averages_logits_and_chooses_its_own_thresholds(store, trained, tmp_path):
     r = runner.invoke(app, ["diffraction", "ensemble", str(trained["log"]), str(trained["ccf"]), str(store),
-                            "--out", str(tmp_path / "ens")])
+                            "--out", str(tmp_path / "ens"), "--weights", "mean"])
     assert r.exit_code == 0, r.output
     ens = load(tmp_path / "ens" / "model.pt")
     members = [load(trained["log"]), load(trained["ccf"])]
@@ -367,3 +367,33 @@ def test_ensemble_averages_logits_and_chooses_its_own_thresholds(store, trained,
     with pytest.raises(ValueError, match=r"not on .*other\.zarr"):
         build_ensemble([trained["log"], trained["ccf"]], other, tmp_path / "bad")
     assert not (tmp_path / "bad" / "model.pt").exists()
+
+
+def test_ensemble_weights_chosen_on_validation(store, trained, tmp_path):
+    r = runner.invoke(app, ["diffraction", "ensemble", str(trained["log"]), str(trained["ccf"]), str(store),
+                            "--out", str(tmp_path / "w")])
+    assert r.exit_code == 0, r.output
+    ens = load(tmp_path / "w" / "model.pt")
+    rec = json.loads((tmp_path / "w" / "model.json").read_text())
+    w = np.asarray(rec["weights"])
+    assert rec["weights_rule"] == "val" and w.sum() == pytest.approx(1.0) and (w >= 0).all()
+    np.testing.assert_allclose(ens.weights, w)
+    members = [load(trained["log"]), load(trained["ccf"])]
+    ds = open_dataset(store)
+    val, vimgs = read_split(ds, 1, str(store))
+    lv0, lv1 = (m.logits(vimgs) for m in members)
+    # every weight of the 0.1 grid, scored here: the chosen one reaches the best validation macro-F1
+    f1 = {}
+    for a in np.linspace(0, 1, 11):
+        lv = a * lv0 + (1 - a) * lv1
+        f1[round(a, 1)] = score_metrics(lv, best_thresholds(lv, val.y), val.y)["enforced"]["macro_f1"] or 0.0
+    assert len(rec["weights_scan"]) == 11
+    assert f1[round(float(w[0]), 1)] == pytest.approx(max(f1.values()))
+    mixed = w[0] * lv0 + w[1] * lv1
+    np.testing.assert_allclose(ens.thresholds, best_thresholds(mixed, val.y))
+    x = np.random.default_rng(1).uniform(0, 500, (4, 32, 32)).astype(np.float32)
+    np.testing.assert_allclose(ens.logits(x), w[0] * members[0].logits(x) + w[1] * members[1].logits(x),
+                               rtol=1e-6, atol=1e-6)
+    r = runner.invoke(app, ["diffraction", "ensemble", str(trained["log"]), str(trained["ccf"]), str(store),
+                            "--out", str(tmp_path / "x"), "--weights", "best"])
+    assert r.exit_code != 0 and "--weights" in r.output
