@@ -244,7 +244,7 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
     src = str(tc.dataset)
     t_load = time.perf_counter()
     # CCF input with noise augmentation keeps the training images too: the maps of the noisy batches
-    # are computed per step (CCF maps cost ~1/8 of a CCF-model step)
+    # are computed per step (round 3: 877 against 1136 training images/s with the maps made once)
     raw_images = ccf is not None and bool(tc.augment.noise)
     tr, _ = read_split(ds, 0, src, tc.max_train_samples, None if raw_images else ccf)
     tr_images = tr if ccf is None or raw_images else None

@@ -47,7 +47,7 @@ class Ensemble(LabelPredictor):
         self.weights = np.asarray(ckpt.get("weights") or [1.0 / n] * n, dtype=np.float64)
         if self.weights.shape != (n,):
             raise ValueError(f"{path}: {self.weights.size} member weights for {n} members")
-        self.meta = {k: ckpt.get(k) for k in ("hifft_version", "dataset", "member_paths", "weights")}
+        self.meta = {k: ckpt.get(k) for k in ("hifft_version", "dataset", "member_paths")}
 
     def describe(self) -> dict[str, Any]:
         members = [m.describe() for m in self.members]
