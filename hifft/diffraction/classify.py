@@ -130,11 +130,11 @@ def noise_augmenter(ds: Any, tr: Split, tc: ClassifierTrainConfig
                     ) -> Callable[[torch.Tensor, np.ndarray, np.random.Generator], torch.Tensor]:
     """The ``augment.noise`` step: (batch, its training-split indices, rng) → the batch, half of its images
     with U(0, b) added on their active pixels (hole to 2θ_max), b ~ U(0, noise × median per-image mean)."""
-    from .evaluate import active_pixels
+    from .evaluate import store_active_pixels
     from .metrics import noise_bounds
 
     sel = np.flatnonzero(ds["split"].values == 0)[:len(tr)]
-    active = active_pixels(ds, sel)
+    active = store_active_pixels(ds, sel)
     if active is None:
         raise ValueError(f"{tc.dataset}: train.augment.noise needs the detector geometry (hole_radius, config)")
     ref = noise_bounds(tr.x[:2000], active[:2000])["mean"]

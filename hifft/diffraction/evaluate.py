@@ -53,8 +53,9 @@ SEED_REFERENCE: dict[str, Any] = {
 }
 
 
-def active_pixels(ds: Any, sel: np.ndarray) -> np.ndarray | None:
-    """Bool (n, rows, cols): pixels between each image's hole and 2θ_max (None without that geometry).
+def store_active_pixels(ds: Any, sel: np.ndarray) -> np.ndarray | None:
+    """Bool (n, rows, cols): for images ``sel`` of a dataset store, the pixels between each image's hole and
+    2θ_max (None without that geometry); :func:`hifft.diffraction.patterns.active_pixels` per detector.
 
     2θ per pixel comes from the detector of the store's job config (the
     store's ``two_theta`` coordinate is not relied on).
@@ -122,7 +123,7 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
     assert imgs is not None
     codes = ds["split"].values
     sel = np.flatnonzero(codes == 2)[:len(test)]
-    active = active_pixels(ds, sel)
+    active = store_active_pixels(ds, sel)
     bounds = noise_bounds(imgs, active)
     levels = list(dict.fromkeys(cfg.noise_levels))
     clear = clear_images(ds, sel, test.y, cfg.clear_margin)
@@ -187,4 +188,4 @@ def evaluate(models: Sequence[str | os.PathLike[str]], store: str | os.PathLike[
     return res
 
 
-__all__ = ["SEED_REFERENCE", "active_pixels", "clear_images", "evaluate", "throughput"]
+__all__ = ["SEED_REFERENCE", "clear_images", "evaluate", "store_active_pixels", "throughput"]

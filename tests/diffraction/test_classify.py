@@ -267,14 +267,14 @@ def test_shipped_job_file_loads():
 
 def test_noise_augmentation_stays_on_active_pixels_and_below_its_bound(store, tmp_path):
     from hifft.diffraction.classify import noise_augmenter
-    from hifft.diffraction.evaluate import active_pixels
+    from hifft.diffraction.evaluate import store_active_pixels
     from hifft.diffraction.metrics import noise_bounds
 
     cfg = job(store, tmp_path / "n").model_copy(deep=True)
     cfg.train.augment.noise = 2.0
     ds = open_dataset(store)
     tr, _ = read_split(ds, 0, str(store))
-    active = active_pixels(ds, np.flatnonzero(ds["split"].values == 0))
+    active = store_active_pixels(ds, np.flatnonzero(ds["split"].values == 0))
     b_max = 2.0 * noise_bounds(tr.x, active)["mean"]
     add = noise_augmenter(ds, tr, cfg.train)
     idx = np.arange(len(tr))
