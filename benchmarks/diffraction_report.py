@@ -172,7 +172,6 @@ def render(res: dict[str, Any]) -> str:
         if "ccf_throughput" in m:
             L += [f"CCF maps alone ({name}): {m['ccf_throughput']['images_per_s']:.0f} images/s"
                   f"{mark(m['ccf_throughput']['images_per_s'] >= TARGETS['images_per_s'])}.", ""]
-    for name, m in res["models"].items():
         if m.get("members") and m.get("weights"):
             mix = " + ".join(f"{w:.2f} × {mm['input']} ({mm['first_activation']})"
                              for w, mm in zip(m["weights"], m["members"], strict=True))

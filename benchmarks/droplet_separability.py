@@ -158,13 +158,13 @@ def uniform_error(mu_a: np.ndarray, mu_b: np.ndarray, flux: float, uniform: floa
     return float(ndtr(-0.5 * math.sqrt(d2)))
 
 
-def labelled(drop: Droplets, lam: float, det: Any, cfg: Any, grid_cfg: Any = None
+def labelled(drop: Droplets, lam: float, det: Any, cfg: Any, act: np.ndarray, grid_cfg: Any = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(expected photons per unit flux, labels, [projected aspect, elongation, tilt]) of a droplet."""
+    """(expected photons per unit flux on the active pixels ``act``, labels, [projected aspect, elongation,
+    tilt]) of a droplet."""
     inten, grid, rho = render(drop, lam, det, cfg.detector, grid_cfg or cfg.grid)
     feats = shape_features(rho, grid)
     labels, _ = derive_labels(drop, feats, lam, cfg.rules, cfg.detector.two_theta_max)
-    act = active_pixels(det, HOLE_DEG, cfg.detector.two_theta_max)
     return expected_signal(inten, det, cfg.detector, 1.0, act), labels, np.array(
         [feats["projected_aspect"], feats["elongation"], feats["tilt"]])
 
@@ -182,7 +182,8 @@ def main() -> None:
     rng = np.random.default_rng(a.seed)
     fine = cfg.grid.model_copy(update={"real_oversampling": FINE_OVERSAMPLING,
                                        "max_size": max(cfg.grid.max_size, 288)})
-    n_act = int(active_pixels(det, HOLE_DEG, cfg.detector.two_theta_max).sum())
+    act = active_pixels(det, HOLE_DEG, cfg.detector.two_theta_max)
+    n_act = int(act.sum())
     idx = {n: i for i, n in enumerate(LABELS)}
     rows: list[dict[str, Any]] = []
     for family, want in (("spheroid", "elliptical"), ("prolate", "prolate")):
@@ -196,13 +197,13 @@ def main() -> None:
             if len(drop.bodies) != 1 or not isinstance(drop.bodies[0].shape,
                                                         (shapes.Ellipsoid, shapes.TriaxialEllipsoid)):
                 continue  # a sphere
-            mu_d, lab_a, m_a = labelled(drop, lam, det, cfg)  # as the dataset renders it
+            mu_d, lab_a, m_a = labelled(drop, lam, det, cfg, act)  # as the dataset renders it
             if not lab_a[idx[want]] or lab_a[idx["streak"]]:
                 continue
             tw = twin(drop)
             # the physics on finer boxes; the control: the dataset's render against the finer one
-            mu_a, _, _ = labelled(drop, lam, det, cfg, fine)
-            mu_b, lab_b, m_b = labelled(tw, lam, det, cfg, fine)
+            mu_a, _, _ = labelled(drop, lam, det, cfg, act, fine)
+            mu_b, lab_b, m_b = labelled(tw, lam, det, cfg, act, fine)
             flux = float(cfg.noise.flux.sample_log(rng))
             uni = float(cfg.noise.uniform.sample(rng))
             row: dict[str, Any] = {
