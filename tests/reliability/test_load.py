@@ -54,10 +54,12 @@ def test_task_over_memory_limit_says_which_budget(tmp_path):
     from hifft.cluster import local_cluster
     from hifft.fft import rfftn
 
-    x = np.random.default_rng(0).standard_normal((128, 512, 512)).astype(np.float32)
+    # 256 MiB in, 257 MiB out in one task: well over the 350 MiB worker limit whatever the
+    # worker's own footprint (at half this size the task could just fit on a lean worker)
+    x = np.random.default_rng(0).standard_normal((256, 512, 512)).astype(np.float32)
     slow = {"HIFFT_FAULT_DELAY": "1"}  # hold the task's memory long enough for the nanny to see it
     with local_cluster(n_workers=1, memory_limit="350MiB", env=slow) as cluster, Client(cluster) as c:
         # a budget far above the worker's real limit makes the plan choose whole-volume slabs
         with pytest.raises(RuntimeError, match="raise the per-worker memory limit"):
             rfftn(x, client=c, workdir=tmp_path / "w", memory_budget="8GiB", progress=False,
-                  slab=128, block=512, backend="numpy")
+                  slab=256, block=512, backend="numpy")
