@@ -5,7 +5,8 @@ Only gap voxels change: every method returns ``where(mask, fill, data)``.
 - **Preprocessing** (one fixed transform, stored with the model): counts I → x = log1p(g·I)/log1p(P),
   with P the model's reference peak (1e5 counts by default) and gain g = P / max(I over measured voxels)
   (``rescale=True``, as the seed's ``1e5·I/max``; ``rescale=False``: g = 1). No per-patch
-  normalisation. Network input channels: (x with gap voxels set to 0, mask).
+  normalisation. Network input channels: (x with gap voxels set to 0, mask), and for a residual
+  model :func:`line_fill` of x, which the network corrects.
 - **Model inference**: :func:`hifft.bcdi.patches.plan_patches` picks the patches whose interiors
   cover the gap (pure planning); :func:`run_patches` pushes them through the network in batches
   under ``torch.no_grad`` and averages overlapping predictions with the plan's weights. Cost
@@ -90,10 +91,63 @@ def from_log(x: Any, peak: float = DEFAULT_PEAK, gain: float = 1.0) -> np.ndarra
     return np.expm1(v * math.log1p(peak)) / gain
 
 
-def channels(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Network input (2, *shape) float32: (x with gap voxels zeroed, mask as 0/1)."""
+def _line_pass(x: np.ndarray, known: np.ndarray, axes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """One pass of :func:`line_fill`: per axis, linear interpolation between the nearest known voxels
+    on either side (the one side's value where only one exists); the mean over the axes that
+    reached a voxel. Returns (estimate, reached)."""
+    total = np.zeros(x.shape, dtype=np.float32)
+    count = np.zeros(x.shape, dtype=np.int8)
+    for ax in axes:
+        ax %= x.ndim
+        n = x.shape[ax]
+        itype = np.int16 if n < 2**15 - 1 else np.int32
+        pos = np.arange(n, dtype=itype).reshape([-1 if d == ax else 1 for d in range(x.ndim)])
+        prev = np.maximum.accumulate(np.where(known, pos, itype(-1)), axis=ax)
+        nxt = np.flip(np.minimum.accumulate(np.flip(np.where(known, pos, itype(n)), ax), axis=ax), ax)
+        has_p, has_n = prev >= 0, nxt < n
+        vp = np.take_along_axis(x, np.clip(prev, 0, n - 1), axis=ax)
+        vn = np.take_along_axis(x, np.clip(nxt, 0, n - 1), axis=ax)
+        span = np.maximum(nxt - prev, 1).astype(np.float32)
+        t = np.where(has_p & has_n, (pos - prev).astype(np.float32) / span, has_n.astype(np.float32))
+        reached = has_p | has_n
+        total += np.where(reached, vp + t * (vn - vp), np.float32(0))
+        count += reached
+    return total / np.maximum(count, 1), count > 0
+
+
+def line_fill(x: Any, mask: Any, axes: Sequence[int] = (-2, -1)) -> np.ndarray:
+    """``x`` with its gap voxels linearly interpolated along the detector ``axes`` (float32).
+
+    Each gap voxel gets the mean, over ``axes``, of the linear interpolation between the nearest
+    measured voxels before and after it on that axis (one side's value at an edge). Voxels no
+    axis reaches (the square where the two bands of a cross meet) take a second pass over the
+    first pass's values; any left after that are 0. Cheap and local (a band's fill depends on
+    its two edges only), so it is the same on a patch as on the whole array: the residual
+    models' third input channel. Written here because scipy/scikit-image offer no masked
+    per-axis linear interpolation; biharmonic is 100× slower.
+    """
+    v = np.asarray(x, dtype=np.float32)
     m = np.asarray(mask, dtype=bool)
-    return np.stack([np.where(m, np.float32(0), x).astype(np.float32), m.astype(np.float32)])
+    known = ~m
+    out = np.where(known, v, np.float32(0))
+    for _ in range(2):
+        if known.all():
+            break
+        est, reached = _line_pass(out, known, axes)
+        new = reached & ~known
+        out = np.where(new, est, out)
+        known = known | new
+    return out.astype(np.float32)
+
+
+def channels(x: np.ndarray, mask: np.ndarray, fill: bool = False) -> np.ndarray:
+    """Network input float32: (x with gap voxels zeroed, mask as 0/1), and with ``fill`` a third
+    channel, :func:`line_fill` of x (the residual models' starting estimate)."""
+    m = np.asarray(mask, dtype=bool)
+    parts = [np.where(m, np.float32(0), x).astype(np.float32), m.astype(np.float32)]
+    if fill:
+        parts.append(line_fill(x, m))
+    return np.stack(parts)
 
 
 def _prepare(data: Any, mask: Any, name: str, mask_name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +220,8 @@ def run_patches(net: Net, x: np.ndarray, mask: np.ndarray, plan: PatchPlan, *, b
                 progress: bool | None = None) -> np.ndarray:
     """Overlap-averaged network prediction (network units, float32) over the plan's patches.
 
-    ``net`` maps a (B, 2, *patch) float32 tensor to (B, 1, *patch). Voxels outside every
+    ``net`` maps a (B, C, *patch) float32 tensor to (B, 1, *patch): C = 2, or 3 for a residual net
+    (its ``residual`` attribute true; the third channel is :func:`line_fill` of the whole array). Voxels outside every
     patch's interior are NaN. ``threads`` sets torch's intra-op threads for the call;
     ``precision`` "bfloat16" runs the network under autocast (:func:`hifft.bcdi.unet.autocast`).
     """
@@ -176,7 +231,7 @@ def run_patches(net: Net, x: np.ndarray, mask: np.ndarray, plan: PatchPlan, *, b
 
     if batch_size < 1:
         raise InpaintError(f"batch_size: must be ≥ 1, got {batch_size}")
-    inp = channels(x, mask)
+    inp = channels(x, mask, fill=bool(getattr(net, "residual", False)))
     num = np.zeros(x.shape, dtype=np.float32)
     den = np.zeros(x.shape, dtype=np.float32)
     weights: dict[bytes, np.ndarray] = {}
@@ -319,6 +374,6 @@ def binned_metrics(pred: Any, truth: Any, mask: Any, reference: Any, edges: Sequ
 __all__ = [
     "DEFAULT_MODEL",
     "METHODS", "DEFAULT_PEAK", "InpaintError", "check_pattern", "gain_for", "to_log", "from_log", "channels",
-    "zero_fill", "biharmonic_field", "biharmonic", "run_patches", "model_fill", "inpaint", "pearson",
+    "line_fill", "zero_fill", "biharmonic_field", "biharmonic", "run_patches", "model_fill", "inpaint", "pearson",
     "gap_metrics", "binned_metrics",
 ]

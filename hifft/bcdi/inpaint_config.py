@@ -84,6 +84,8 @@ class NetConfig(StrictModel):
     ``stride`` between inference patches (default (patch − 2·margin)/2: each interior voxel in
     about two patches per axis). ``precision`` of training and (by default) inference:
     "bfloat16" autocasts the convolutions (~2× faster on CPUs with AVX512-BF16), weights stay float32.
+    ``residual``: the network corrects a line interpolation across the gap
+    (:func:`hifft.bcdi.inpaint.line_fill`, a third input channel) instead of predicting the gap from scratch.
     """
 
     dims: Literal[2, 3] = 3
@@ -93,6 +95,7 @@ class NetConfig(StrictModel):
     margin: int = Field(4, ge=0)
     stride: int | None = Field(None, ge=1)
     precision: Literal["float32", "bfloat16"] = "float32"
+    residual: bool = False
 
     @model_validator(mode="after")
     def _geometry(self) -> NetConfig:

@@ -14,7 +14,7 @@ or a cross), flipped and (3D) transposed at random:
 - 2D: a ``patch``² crop of one frame (axis-0 slice) holding at least 1 % of the pattern's peak;
   gain from that frame's maximum (as inference on a single frame computes it).
 
-Inputs follow :mod:`hifft.bcdi.inpaint` (channels = masked log-intensity, mask).
+Inputs follow :mod:`hifft.bcdi.inpaint` (channels = masked log-intensity, mask, [line fill]).
 """
 
 from __future__ import annotations
@@ -161,18 +161,19 @@ def _augment(rng: np.random.Generator, arrays: list[np.ndarray], dims: int) -> l
 class PatchSampler:
     """Random training patches from ``patterns`` (see the module docstring).
 
-    ``target``: "expected" (the gap is trained towards the expected counts) or "counts".
+    ``target``: "expected" (the gap is trained towards the expected counts) or "counts"; ``fill``: add
+    the line-fill channel (residual models).
     """
 
     def __init__(self, patterns: Patterns, *, dims: int, patch: int, margin: int, gaps: GapConfig,
-                 peak_ref: float, target: str = "expected") -> None:
+                 peak_ref: float, target: str = "expected", fill: bool = False) -> None:
         if dims not in (2, 3):
             raise ValueError(f"dims: expected 2 or 3, got {dims}")
         if target not in ("expected", "counts"):
             raise ValueError(f"target: expected 'expected' or 'counts', got {target!r}")
         self.p = patterns
         self.dims, self.patch, self.margin, self.gaps = dims, patch, margin, gaps
-        self.peak_ref, self.target = peak_ref, target
+        self.peak_ref, self.target, self.fill = peak_ref, target, fill
         self.peaks = self.p.counts.reshape(len(self.p), -1).max(axis=1)
         if dims == 2:
             frame_max = self.p.counts.max(axis=(2, 3))
@@ -193,13 +194,14 @@ class PatchSampler:
         return counts[sl], ref[sl], gain
 
     def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(inputs (B, 2, *patch), truth (B, 1, *patch) in network units, mask (B, 1, *patch) bool)."""
+        """(inputs (B, C, *patch), truth (B, 1, *patch) in network units, mask (B, 1, *patch) bool);
+        C = 3 with ``fill`` (the :func:`~hifft.bcdi.inpaint.line_fill` channel of residual models), else 2."""
         xs, ys, ms = [], [], []
         for _ in range(batch):
             counts, ref, gain = self._crop(rng)
             counts, ref = _augment(rng, [counts, ref], self.dims)
             mask = patch_gap(counts.shape, rng, self.gaps, self.margin)
-            xs.append(channels(to_log(counts, self.peak_ref, gain), mask))
+            xs.append(channels(to_log(counts, self.peak_ref, gain), mask, fill=self.fill))
             ys.append(to_log(ref, self.peak_ref, gain)[None])
             ms.append(mask[None])
         return np.stack(xs), np.stack(ys), np.stack(ms)

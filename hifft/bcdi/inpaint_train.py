@@ -35,7 +35,7 @@ from .._version import __version__
 from ..atomic import atomic_path, atomic_write
 from ..ml.train import lr_factor
 from ..store import fingerprint
-from .inpaint import biharmonic_field, pearson
+from .inpaint import biharmonic_field, line_fill, pearson
 from .inpaint_config import InpaintTrainConfig, LossConfig
 from .inpaint_data import PatchSampler, simulate_patterns
 from .unet import InpaintModel, InpaintUNet, autocast, n_parameters, save_model
@@ -114,7 +114,7 @@ def gap_loss(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor,
 
 
 def predict_batch(net: torch.nn.Module, x: np.ndarray, batch: int = 16, precision: str = "float32") -> np.ndarray:
-    """Network output (N, 1, *patch) float32 for inputs (N, 2, *patch), no gradients, in eval mode."""
+    """Network output (N, 1, *patch) float32 for inputs (N, C, *patch), no gradients, in eval mode."""
     net.eval()
     with torch.no_grad(), autocast(precision):
         outs = [net(torch.from_numpy(x[s:s + batch])).float().numpy() for s in range(0, len(x), batch)]
@@ -125,7 +125,8 @@ def validate(net: torch.nn.Module, x: np.ndarray, y: np.ndarray, m: np.ndarray, 
              baselines: bool = False, precision: str = "float32") -> dict[str, Any]:
     """Validation loss and gap PCC (network units, i.e. of scaled log intensities) of ``net`` on fixed
     patches; with ``baselines`` also of biharmonic interpolation (slice by slice along axis 0) and
-    zero fill. PCCs are per patch, then averaged (mean and median)."""
+    zero fill, and of :func:`~hifft.bcdi.inpaint.line_fill`. PCCs are per patch, then averaged
+    (mean and median)."""
     pred = predict_batch(net, x, precision=precision)
     with torch.no_grad():
         loss, parts = gap_loss(torch.from_numpy(pred), torch.from_numpy(y), torch.from_numpy(m), weights)
@@ -133,6 +134,7 @@ def validate(net: torch.nn.Module, x: np.ndarray, y: np.ndarray, m: np.ndarray, 
     methods: dict[str, Callable[[int], np.ndarray]] = {"model": lambda i: pred[i, 0]}
     if baselines:
         methods["biharmonic"] = lambda i: biharmonic_field(x[i, 0], m[i, 0], axis=0)
+        methods["line"] = lambda i: line_fill(x[i, 0], m[i, 0])
     for name, fill in methods.items():
         pcc = [pearson(fill(i)[m[i, 0]], y[i, 0][m[i, 0]]) for i in range(len(x))]
         vals = [p for p in pcc if p is not None]
@@ -188,12 +190,12 @@ def train_inpaint(cfg: InpaintTrainConfig, log: Log = print, progress: bool | No
         f"in {sim_seconds:.0f} s")
     m = cfg.model
     kw: dict[str, Any] = dict(dims=m.dims, patch=m.patch, margin=m.margin, gaps=cfg.gaps, peak_ref=cfg.peak_ref,
-                              target=cfg.target)
+                              target=cfg.target, fill=m.residual)
     sampler = PatchSampler(train_p, **kw)
     xv, yv, mv = PatchSampler(val_p, **kw).sample(np.random.default_rng([cfg.seed, 99]), cfg.val_patches)
 
     torch.manual_seed(cfg.seed)
-    net = InpaintUNet(m.dims, m.widths, m.dilations)
+    net = InpaintUNet(m.dims, m.widths, m.dilations, in_channels=3 if m.residual else 2, residual=m.residual)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, spent, history = 0, 0.0, []
     prior_sim = sim_seconds
@@ -259,7 +261,7 @@ def train_inpaint(cfg: InpaintTrainConfig, log: Log = print, progress: bool | No
     train_seconds = spent + time.perf_counter() - t0
     val = validate(net, xv, yv, mv, cfg.loss, baselines=True, precision=m.precision)
     log(f"validation ({len(xv)} patches): PCC(log) model {_f4(val['pcc_log_model'])}, biharmonic "
-        f"{_f4(val['pcc_log_biharmonic'])}; loss {val['loss']:.4f}")
+        f"{_f4(val['pcc_log_biharmonic'])}, line {_f4(val['pcc_log_line'])}; loss {val['loss']:.4f}")
     stride = m.inference_stride
     meta = {"fingerprint": fp, "config": json.loads(cfg.model_dump_json()), "history": history, "steps": step,
             "hifft_version": __version__}

@@ -82,11 +82,15 @@ class InpaintUNet(nn.Module):
     """U-Net over ``len(widths)`` levels; level i uses a :class:`DilatedBlock` with
     ``dilations[i]`` when given, else a :class:`PlainBlock`.
 
-    ``dims`` 2 or 3; ``in_channels`` 2 = (masked log-intensity, mask).
+    ``dims`` 2 or 3; ``in_channels`` 2 = (masked log-intensity, mask). ``residual``: a third input
+    channel holds a starting estimate (:func:`hifft.bcdi.inpaint.line_fill`) and the network predicts
+    a correction to it (output = estimate + head; the head starts at zero, so an untrained
+    residual model returns the estimate).
     """
 
     def __init__(self, dims: int = 3, widths: Sequence[int] = (16, 32, 64),
-                 dilations: Sequence[Sequence[int]] = ((4, 3, 2, 1), (3, 2, 2, 1)), in_channels: int = 2) -> None:
+                 dilations: Sequence[Sequence[int]] = ((4, 3, 2, 1), (3, 2, 2, 1)), in_channels: int = 2,
+                 residual: bool = False) -> None:
         super().__init__()
         conv = _conv(dims)
         widths = [int(w) for w in widths]
@@ -94,10 +98,15 @@ class InpaintUNet(nn.Module):
             raise ValueError(f"widths: expected positive channel counts, got {widths}")
         if len(dilations) > len(widths):
             raise ValueError(f"dilations: {len(dilations)} levels given for {len(widths)} widths")
+        if residual and in_channels != 3:
+            raise ValueError(f"residual: needs in_channels 3 (masked data, mask, estimate), got {in_channels}")
         self.dims = dims
         self.levels = len(widths)
+        self.residual = bool(residual)
         self.arch = {"dims": int(dims), "widths": widths, "dilations": [[int(r) for r in d] for d in dilations],
                      "in_channels": int(in_channels)}
+        if residual:  # old model files have no key: they load as before
+            self.arch["residual"] = True
         self.down = nn.ModuleList()
         cin = in_channels
         for i, w in enumerate(widths):
@@ -108,6 +117,9 @@ class InpaintUNet(nn.Module):
         self.up = nn.ModuleList(PlainBlock(dims, widths[i + 1] + widths[i], widths[i])
                                 for i in reversed(range(self.levels - 1)))
         self.head = conv(widths[0], 1, 1)
+        if residual:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
         self.pool = nn.MaxPool2d(2) if dims == 2 else nn.MaxPool3d(2)
         # channels-last: oneDNN's fast convolution layout on CPU (2-3× for 3D, with bfloat16 more)
         self.memory_format = torch.channels_last if dims == 2 else torch.channels_last_3d
@@ -120,6 +132,7 @@ class InpaintUNet(nn.Module):
             raise ValueError(f"input: expected (batch, channels, {self.dims} spatial axes), got shape "
                              f"{tuple(x.shape)}")
         spatial = x.shape[2:]
+        start = x[:, -1:].float() if self.residual else None
         k = 2 ** (self.levels - 1)
         pad: list[int] = []
         for n in reversed(spatial):  # F.pad lists the last axis first
@@ -140,7 +153,8 @@ class InpaintUNet(nn.Module):
             h = block(torch.cat([h, skip], dim=1))
         with torch.autocast(device_type=h.device.type, enabled=False):  # the head in float32 under bf16 autocast
             out = self.head(h.float())
-        return out[(..., *(slice(0, int(n)) for n in spatial))]
+        out = out[(..., *(slice(0, int(n)) for n in spatial))]
+        return out + start if start is not None else out
 
 
 PRECISIONS = ("float32", "bfloat16")

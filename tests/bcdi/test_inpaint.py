@@ -339,3 +339,57 @@ def test_model_inference_on_cuda_matches_cpu():
     cpu = ip.inpaint(data, mask, "model", model)
     gpu = ip.inpaint(data, mask, "model", model, device="cuda")
     np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------
+# line fill (the residual models' starting estimate)
+# ---------------------------------------------------------------------------
+
+
+def _plane(shape):
+    """A field linear in every axis: any linear interpolation of it is exact."""
+    idx = np.indices(shape, dtype=np.float64)
+    return sum((0.3 + 0.2 * k) * i for k, i in enumerate(idx)) + 1.0
+
+
+@pytest.mark.parametrize(
+    "make_mask",
+    [
+        lambda s: gaps.line_gap(s, len(s) - 1, 7, 5),  # a band
+        lambda s: gaps.extend(gaps.cross_gap(s[-2:], (9, 11), 4), s[0]) if len(s) == 3
+        else gaps.cross_gap(s, (9, 11), 4),  # a cross: the square where the bands meet takes a second pass
+    ],
+)
+@pytest.mark.parametrize("shape", [(20, 26), (5, 20, 26)])
+def test_line_fill_is_exact_on_a_linear_field(shape, make_mask):
+    mask = make_mask(shape)
+    truth = _plane(shape)
+    got = ip.line_fill(np.where(mask, -99.0, truth), mask)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, truth, rtol=1e-5)
+
+
+def test_line_fill_by_hand_at_an_edge_and_between_two_sides():
+    x = np.array([[1.0, 0.0, 0.0, 7.0, 2.0, 0.0]])
+    mask = np.array([[False, True, True, False, False, True]])
+    # row: 1 → 7 across two voxels (3, 5); the last voxel has only a left side (2)
+    # column axis: each column is 1 voxel long and its voxel is masked, so it does not reach
+    np.testing.assert_allclose(ip.line_fill(x, mask), [[1, 3, 5, 7, 2, 2]])
+    assert ip.channels(x, mask, fill=True).shape == (3, 1, 6)
+    np.testing.assert_allclose(ip.channels(x, mask, fill=True)[2], ip.line_fill(x, mask))
+
+
+def test_an_untrained_residual_model_inpaints_the_line_fill_of_the_whole_array():
+    """Patch-wise inference of a residual net whose correction is zero equals the line fill of the
+    whole array: the estimate channel is the same on a patch as on the array."""
+    torch = pytest.importorskip("torch")
+    from hifft.bcdi.unet import InpaintModel, InpaintUNet
+
+    torch.manual_seed(0)
+    net = InpaintUNet(3, (4, 8), ((2, 1),), in_channels=3, residual=True).eval()
+    data = _pattern((8, 40, 36), seed=5)
+    mask = gaps.extend(gaps.cross_gap((40, 36), (17, 12), 6), 8)
+    out = ip.inpaint(data, mask, "model", InpaintModel(net, 16, 2, 6, 1e5), rescale=False)
+    x = ip.to_log(data, 1e5, 1.0)
+    np.testing.assert_allclose(out[mask], ip.from_log(ip.line_fill(x, mask), 1e5)[mask], rtol=1e-4)
+    np.testing.assert_array_equal(out[~mask], data[~mask])

@@ -174,6 +174,15 @@ def test_smoke_training_checkpoints_resumes_and_records(tmp_path):
     assert any("nothing to do" in s for s in lines)
 
 
+def test_a_residual_model_trains_on_three_channels_and_validates_the_line_fill(tmp_path):
+    model = dict(dims=3, widths=[4, 8], dilations=[[2, 1]], patch=16, margin=2, stride=6, residual=True)
+    path = train_inpaint(_tiny(tmp_path / "run", max_steps=2, checkpoint_minutes=5, model=model), log=lambda s: None)
+    net = load_model(path).net
+    assert net.residual and net.arch["in_channels"] == 3
+    val = json.loads((tmp_path / "run" / "model.json").read_text())["validation"]
+    assert -1 <= val["pcc_log_line"] <= 1 and -1 <= val["pcc_log_model"] <= 1
+
+
 def _tiny_model(path: Path, dims: int = 3) -> Path:
     torch.manual_seed(0)
     return save_model(path, InpaintModel(InpaintUNet(dims, (4, 8), ((2, 1),)), 16, 2, 6, 1e5))

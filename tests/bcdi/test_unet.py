@@ -74,7 +74,7 @@ def test_parameter_count_by_hand():
 @pytest.mark.parametrize("name", ["bcdi_inpaint_2d.yaml", "bcdi_inpaint_3d.yaml"])
 def test_shipped_configs_fit_the_10_mb_budget(name):
     m = load(ROOT / "pipelines" / name, environ={}).train.model
-    net = InpaintUNet(m.dims, m.widths, m.dilations)
+    net = InpaintUNet(m.dims, m.widths, m.dilations, in_channels=3 if m.residual else 2, residual=m.residual)
     assert n_parameters(net) * 4 <= 10e6
 
 
@@ -119,3 +119,18 @@ def test_bfloat16_autocast_is_close_to_float32_and_kept_in_the_file(tmp_path):
         autocast("float16")
     path = save_model(tmp_path / "b.pt", InpaintModel(net, 16, 2, 6, 1e5, precision="bfloat16"))
     assert load_model(path).precision == "bfloat16"
+
+
+def test_an_untrained_residual_model_returns_its_estimate_and_round_trips(tmp_path):
+    torch.manual_seed(3)
+    net = InpaintUNet(3, widths=(4, 8), dilations=((2, 1),), in_channels=3, residual=True).eval()
+    x = torch.rand(2, 3, 10, 12, 13)
+    with torch.no_grad():
+        np.testing.assert_array_equal(net(x).numpy(), x[:, 2:3].numpy())  # the head starts at zero
+    net.head.bias.data.fill_(0.25)
+    back = load_model(save_model(tmp_path / "r.pt", InpaintModel(net, 16, 2, 6, 1e5))).net
+    assert back.residual and back.arch["in_channels"] == 3
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), x[:, 2:3] + 0.25)
+    with pytest.raises(ValueError, match="residual: needs in_channels 3"):
+        InpaintUNet(3, widths=(4,), dilations=(), residual=True)
