@@ -48,7 +48,9 @@ def model_section(res: dict[str, Any]) -> list[str]:
             f"{pc['size']}³ ({', '.join(pc['shapes'])}; strains {', '.join(pc['strains'])}), "
             f"{rec['threads']} torch threads, load average at start {rec['load_average_start'][0]:.2f}. "
             f"Validation (fixed patches, scaled log intensity): PCC {f4(val.get('pcc_log_model'))} "
-            f"against biharmonic {f4(val.get('pcc_log_biharmonic'))}.",
+            f"against biharmonic {f4(val.get('pcc_log_biharmonic'))}"
+            + (f", line fill {f4(val['pcc_log_line'])}" if "pcc_log_line" in val else "")
+            + (" (residual: the network corrects the line fill)" if tc["model"].get("residual") else "") + ".",
         ]
     return out
 
@@ -128,7 +130,7 @@ def plot_bins(all_res: dict[str, dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, len(all_res), figsize=(6 * len(all_res), 4.2), squeeze=False)
     for ax, (title, res) in zip(axes[0], all_res.items(), strict=True):
         for w, per in res["bins"]["by_width"].items():
-            for m, style in zip(res["methods"], ["k:", "C0--", "C1-", "C2-", "C3-"], strict=False):
+            for m, style in zip(res["methods"], ["k:", "C0--", "C5-.", "C1-", "C2-", "C3-", "C4-"], strict=False):
                 rows = [r for r in per[m] if r["n"] and r["accuracy"] is not None]
                 x = [r["low"] if r["high"] is None else (max(r["low"], 0.3) * r["high"]) ** 0.5 for r in rows]
                 ax.plot(x, [r["accuracy"] for r in rows], style, marker="o", ms=3, alpha=0.4 + 0.15 * int(w) / 6,
@@ -167,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
         "the detector would have measured; PCC is over gap voxels, on log1p(counts) (the seeds' network "
         "works in log space; the seeds do not state the scale of their PCC) and on linear counts; "
         "accuracy is the seeds' 1 − Σ|truth − prediction| / Σ truth. Zero fill has no correlation (–). "
+        "*line* interpolates log1p(counts) linearly across the gap along the detector axes (the starting "
+        "estimate a residual model corrects). "
         "*ceiling* scores the noise-free expected counts against the Poisson counts: the best any method can "
         "reach on average, since the counts' noise cannot be predicted.",
         "",

@@ -195,7 +195,7 @@ def inpaint_cmd(
                    ] = None,
     model: Annotated[Path | None, typer.Option(help="Model file (model.pt) for --method model (default: the "
                                                     "3D model shipped in the package).")] = None,
-    method: Annotated[str, typer.Option(help="model, biharmonic or zero.")] = "model",
+    method: Annotated[str, typer.Option(help="model, biharmonic, line or zero.")] = "model",
     plot: Annotated[Path | None, typer.Option(help="PNG of central slices (log scale), gap before/after.")] = None,
     variable: Annotated[str, typer.Option(help="Variable of the counts in a Zarr pattern.")] = "counts",
     axis: Annotated[int, typer.Option(help="Biharmonic: slice a 3D pattern along this axis.")] = 0,

@@ -12,9 +12,10 @@ Only gap voxels change: every method returns ``where(mask, fill, data)``.
   under ``torch.no_grad`` and averages overlapping predictions with the plan's weights. Cost
   scales with the gap's area, not the array's volume. A 2D model on a 3D pattern runs frame by
   frame (axis 0).
-- **Baselines**: zero fill, and biharmonic interpolation (scikit-image ``inpaint_biharmonic``) on
-  log1p(I); a 3D pattern is inpainted slice by slice along ``axis`` (default 0, the rocking axis:
-  detector gaps are planes that contain it, so each frame holds the whole gap's cross-section).
+- **Baselines**: zero fill; biharmonic interpolation (scikit-image ``inpaint_biharmonic``) on
+  log1p(I), a 3D pattern slice by slice along ``axis`` (default 0, the rocking axis: detector
+  gaps are planes that contain it, so each frame holds the whole gap's cross-section); and
+  :func:`line_fill` of log1p(I) along the detector axes (the residual models' starting estimate).
 - **Metrics** over gap voxels: Pearson correlation of intensities and of log1p intensities, MAE of
   both, and the seed's accuracy 1 − Σ|truth − pred| / Σ truth. The seeds do not say on which
   scale their gap PCC was computed; their network works in log space, so hifft checks the
@@ -37,7 +38,7 @@ from ..progress import progress_bar
 from .gaps import as_mask
 from .patches import PatchPlan, plan_patches
 
-METHODS = ("model", "biharmonic", "zero")
+METHODS = ("model", "biharmonic", "line", "zero")
 #: The shipped 3D patch model (``make bcdi-model`` retrains it; its record is ``inpaint_3d.json`` beside it).
 DEFAULT_MODEL = Path(__file__).parent / "models" / "inpaint_3d.pt"
 #: Reference peak (counts) of the log scale when no model gives one.
@@ -298,7 +299,7 @@ def inpaint(data: Any, mask: Any, method: str = "model", model: Any = None, *, a
             rescale: bool = True, batch_size: int = 16, threads: int | None = None, device: str = "cpu",
             progress: bool | None = None, name: str = "pattern", mask_name: str = "mask") -> np.ndarray:
     """``data`` (counts, 2D or 3D) with its gap voxels (``mask`` True, or a 2D frame mask of a 3D
-    pattern) filled by ``method``: "model" (needs ``model``), "biharmonic" or "zero".
+    pattern) filled by ``method``: "model" (needs ``model``), "biharmonic", "line" or "zero".
 
     Returns float counts; measured voxels are bit-identical to ``data`` (cast to float).
     Errors name ``name``/``mask_name`` (file names in the CLI).
@@ -310,6 +311,8 @@ def inpaint(data: Any, mask: Any, method: str = "model", model: Any = None, *, a
         return _result(a, m, np.zeros(a.shape))
     if method == "biharmonic":
         return biharmonic(a, m, axis=axis, name=name, mask_name=mask_name)
+    if method == "line":
+        return _result(a, m, np.expm1(np.maximum(line_fill(np.log1p(a.astype(np.float64)), m), 0.0)))
     if model is None:
         raise InpaintError("model: method 'model' needs a trained model (--model FILE)")
     fill, _ = model_fill(model, a, m, rescale=rescale, batch_size=batch_size, threads=threads, device=device,

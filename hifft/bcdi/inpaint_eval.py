@@ -1,4 +1,4 @@
-"""Held-out evaluation of gap inpainting: models against biharmonic interpolation and zero fill.
+"""Held-out evaluation of gap inpainting: models against biharmonic interpolation, line fill and zero fill.
 
 Patterns: ``evaluate.n_patterns`` simulated patterns of the *held-out* families on the test seed
 stream (:func:`hifft.bcdi.inpaint_data.simulate_patterns`), never seen in training. 3D jobs inpaint
@@ -68,7 +68,7 @@ def evaluate_inpaint(job: InpaintJob, models: dict[str, Any], *, log: Log = prin
     pats = simulate_patterns(pc, ec.n_patterns, ec.seed, "test", size=size, progress=progress)
     log(f"simulated {len(pats)} held-out patterns of {size}³ ({', '.join(sorted(pc.held_out_shapes))}; "
         f"strains {', '.join(sorted(pc.held_out_strains))}) in {time.perf_counter() - t0:.0f} s")
-    methods = ["zero", "biharmonic", *models]
+    methods = ["zero", "biharmonic", "line", *models]
     rows: dict[int, dict[str, list[dict[str, Any]]]] = {w: {m: [] for m in methods} for w in ec.widths}
     pooled: dict[int, dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]] = {
         w: {m: [] for m in methods} for w in ec.widths}

@@ -393,3 +393,14 @@ def test_an_untrained_residual_model_inpaints_the_line_fill_of_the_whole_array()
     x = ip.to_log(data, 1e5, 1.0)
     np.testing.assert_allclose(out[mask], ip.from_log(ip.line_fill(x, mask), 1e5)[mask], rtol=1e-4)
     np.testing.assert_array_equal(out[~mask], data[~mask])
+
+
+def test_line_method_interpolates_log_counts_and_keeps_measured_voxels():
+    data = _pattern((4, 20, 22), seed=6)
+    mask = gaps.extend(gaps.line_gap((20, 22), 1, 8, 3), 4)
+    out = ip.inpaint(data, mask, "line")
+    np.testing.assert_array_equal(out[~mask], data[~mask])
+    # column 8..10 of each row lies between columns 7 and 11: log1p is linear across it
+    lo, hi = np.log1p(data[..., 7]), np.log1p(data[..., 11])
+    for k, c in enumerate(range(8, 11), start=1):
+        np.testing.assert_allclose(np.log1p(out[..., c]), lo + k / 4 * (hi - lo), rtol=1e-5)

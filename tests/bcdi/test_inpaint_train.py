@@ -285,7 +285,7 @@ def test_cli_train_evaluate_and_report(tmp_path):
     r = runner.invoke(app, ["bcdi", "evaluate-inpaint", str(cfg), "--json", str(js)])
     assert r.exit_code == 0, r.output
     res = json.loads(js.read_text())
-    assert res["methods"] == ["zero", "biharmonic", "run"] and res["records"]["run"]["steps"] == 3
+    assert res["methods"] == ["zero", "biharmonic", "line", "run"] and res["records"]["run"]["steps"] == 3
     assert res["models"]["run"].endswith("model.pt")
     r = runner.invoke(app, ["bcdi", "evaluate-inpaint", str(cfg), "--json", str(js)])
     assert r.exit_code != 0 and "exists" in r.output
