@@ -43,10 +43,10 @@ model: $(STAMP)
 	$(BIN)/hifft ml train pipelines/ml_default.yaml
 	$(BIN)/hifft ml export out/ml/run/model.pt hifft/ml/models/default.pt --command "make model"
 
-# Retrain the shipped BCDI 3D inpainting model (hifft/bcdi/models/inpaint_3d.pt, 22 min wall
+# Retrain the shipped BCDI 3D inpainting model (hifft/bcdi/models/inpaint_3d.pt, 75 min wall
 # clock on 2 cores, simulation included; run it alone); its training record lands beside it.
 bcdi-model: $(STAMP)
-	$(BIN)/hifft bcdi train-inpaint pipelines/bcdi_inpaint_3d.yaml --minutes 22 --out out/bcdi/inpaint_3d
+	$(BIN)/hifft bcdi train-inpaint pipelines/bcdi_inpaint_3d.yaml --out out/bcdi/inpaint_3d
 	mkdir -p hifft/bcdi/models
 	cp out/bcdi/inpaint_3d/model.pt hifft/bcdi/models/inpaint_3d.pt
 	cp out/bcdi/inpaint_3d/model.json hifft/bcdi/models/inpaint_3d.json
