@@ -119,7 +119,8 @@ class InpaintUNet(nn.Module):
         self.head = conv(widths[0], 1, 1)
         if residual:
             nn.init.zeros_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
+            if self.head.bias is not None:
+                nn.init.zeros_(self.head.bias)
         self.pool = nn.MaxPool2d(2) if dims == 2 else nn.MaxPool3d(2)
         # channels-last: oneDNN's fast convolution layout on CPU (2-3× for 3D, with bfloat16 more)
         self.memory_format = torch.channels_last if dims == 2 else torch.channels_last_3d
