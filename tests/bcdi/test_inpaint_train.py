@@ -192,9 +192,10 @@ def test_evaluation_reports_every_width_method_and_bin(tmp_path):
     job = InpaintJob(train=_tiny(tmp_path / "run"),
                      evaluate=InpaintEvalConfig(n_patterns=1, widths=[3, 5], bins=[10.0, 1000.0], threads=1))
     res = evaluate_inpaint(job, {"tiny": load_model(_tiny_model(tmp_path / "m.pt"))}, log=lambda s: None)
-    assert res["methods"] == ["zero", "biharmonic", "tiny"] and res["n_patterns"] == 1
+    assert res["methods"] == ["zero", "biharmonic", "line", "tiny"] and res["n_patterns"] == 1
     for w in ("3", "5"):
         assert res["widths"][w]["biharmonic"]["pcc_log_mean"] > 0.5
+        assert res["widths"][w]["line"]["pcc_log_mean"] > 0.5
         assert res["widths"][w]["zero"]["pcc_log_mean"] is None
         assert res["widths"][w]["ceiling"]["n"] == 1 and 0 < res["widths"][w]["ceiling"]["pcc_log_mean"] <= 1
         assert len(res["bins"]["by_width"][w]["tiny"]) == 3
