@@ -125,7 +125,7 @@ def line_fill(x: Any, mask: Any, axes: Sequence[int] = (-2, -1)) -> np.ndarray:
     first pass's values; any left after that are 0. Cheap and local (a band's fill depends on
     its two edges only), so it is the same on a patch as on the whole array: the residual
     models' third input channel. Written here because scipy/scikit-image offer no masked
-    per-axis linear interpolation; biharmonic is 100× slower.
+    per-axis linear interpolation (``inpaint_biharmonic`` is smooth but global over each slice).
     """
     v = np.asarray(x, dtype=np.float32)
     m = np.asarray(mask, dtype=bool)
