@@ -43,6 +43,18 @@ def noise_aug(m: dict[str, Any]) -> str:
     return f"U(0, ≤ {level:g} × mean)" if level else "–"
 
 
+def input_name(m: dict[str, Any]) -> str:
+    """The model's input; CCF maps with extra angular orders name them (ensembles: each member's)."""
+    if m.get("members"):
+        return "+".join(input_name(mm) for mm in m["members"])
+    orders = (m.get("ccf_config") or {}).get("orders") or []
+    if not orders:
+        return str(m["input"])
+    run = orders == list(range(orders[0], orders[-1] + 1))
+    span = f"{orders[0]}–{orders[-1]}" if run else ", ".join(map(str, orders))
+    return f"{m['input']} + orders {span}"
+
+
 def summary(res: dict[str, Any]) -> list[str]:
     L = ["| model | input | first activation | noise augmentation | macro-F1 | micro P | micro R | micro Acc | "
          "exact match | violations (raw) | images/s | weights | training |",
@@ -57,7 +69,7 @@ def summary(res: dict[str, Any]) -> list[str]:
                                              f"{mark(wall / 60 <= TARGETS['train_minutes'])}")
         f1 = e["macro_f1"]
         L.append(
-            f"| {name} | {m['input']} | {m['first_activation']} | {noise_aug(m)} | "
+            f"| {name} | {input_name(m)} | {m['first_activation']} | {noise_aug(m)} | "
             f"{f3(f1)}{mark(None if f1 is None else f1 >= TARGETS['macro_f1'])} | "
             f"{f3(e['micro_precision'])} | {f3(e['micro_recall'])} | {f3(e['micro_accuracy'])} | "
             f"{f3(e['exact_match'])} | {pct(raw['violation_fraction'])}"
@@ -173,7 +185,7 @@ def render(res: dict[str, Any]) -> str:
             L += [f"CCF maps alone ({name}): {m['ccf_throughput']['images_per_s']:.0f} images/s"
                   f"{mark(m['ccf_throughput']['images_per_s'] >= TARGETS['images_per_s'])}.", ""]
         if m.get("members") and m.get("weights"):
-            mix = " + ".join(f"{w:.2f} × {mm['input']} ({mm['first_activation']})"
+            mix = " + ".join(f"{w:.2f} × {input_name(mm)} ({mm['first_activation']})"
                              for w, mm in zip(m["weights"], m["members"], strict=True))
             L += [f"Ensemble {name}: logits = {mix}.", ""]
     L += clear_section(res)

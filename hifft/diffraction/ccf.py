@@ -19,16 +19,24 @@ Per image (square or not; the beam at the centre):
 4. both triangles divided by s = mean_i C⁰_ii (mean square intensity over
    the polar bins), so a map does not depend on flux or gain: C⁰ entries lie
    in [0, 1·max_i C⁰_ii/s], and |C^n_ij| ≤ ½ √(C⁰_ii C⁰_jj)/s (Parseval; the
-   orders ±n share the power). An all-zero image gives a zero map.
+   orders ±n share the power). An all-zero image gives a zero map;
+5. with ``orders`` (not in the seed), one more map per order n as a further
+   channel: lower triangle and diagonal Re(I_n*(q_i) I_n(q_j)), strict upper
+   triangle |Im(I_n*(q_i) I_n(q_j))|, divided by the same s. Together they
+   keep what the seed's single order-``order`` magnitude map drops: the
+   relative phase of each n-fold component between radii, and the odd orders
+   of one-sided (asymmetric, bent) patterns. The output is then
+   (n, 1 + len(orders), n_q, n_q), the seed's map first.
 
 Maps are invariant under rotations and mirror flips of the image (a
-rotation shifts every I_n(q) by the same phase), so they need no flip
-augmentation. Units: dimensionless (float32).
+rotation shifts every I_n(q) by the same phase, a flip conjugates it, which
+the |Im| of step 5 absorbs), so they need no flip augmentation. Units: dimensionless (float32).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -77,30 +85,49 @@ class CCF:
             p = np.where(bad, ring, p)
         return p
 
+    @property
+    def map_shape(self) -> tuple[int, ...]:
+        """Shape of one image's map: (n_q, n_q), or (channels, n_q, n_q) with ``orders``."""
+        c = self.cfg
+        return (c.n_q, c.n_q) if not c.orders else (1 + len(c.orders), c.n_q, c.n_q)
+
     def __call__(self, images: Any) -> np.ndarray:
-        """CCF maps (n, n_q, n_q) float32 of images (n, rows, cols)."""
+        """CCF maps (n, *map_shape) float32 of images (n, rows, cols)."""
         arr = np.asarray(images)
         if arr.ndim != 3 or arr.shape[1:] != self.shape:
             raise ValueError(f"ccf: expected images (n, {self.shape[0]}, {self.shape[1]}), got {arr.shape}")
-        return maps_from_polar(self.polar(arr), self.cfg.order, self.cfg.reduce)
+        return maps_from_polar(self.polar(arr), self.cfg.order, self.cfg.reduce, self.cfg.orders)
 
 
-def maps_from_polar(polar: np.ndarray, order: int = 8, reduce: Literal["abs", "real"] = "abs") -> np.ndarray:
-    """CCF maps (n, n_q, n_q) float32 from polar intensities (n, n_q, n_phi) (module doc, steps 2–4)."""
+def maps_from_polar(polar: np.ndarray, order: int = 8, reduce: Literal["abs", "real"] = "abs",
+                    orders: Sequence[int] = ()) -> np.ndarray:
+    """CCF maps (n, n_q, n_q) float32 from polar intensities (n, n_q, n_phi) (module doc, steps 2–4);
+    with ``orders``, (n, 1 + len(orders), n_q, n_q) (step 5)."""
     p = np.asarray(polar, dtype=np.float64)
     n_phi = p.shape[-1]
-    if 2 * order >= n_phi:
-        raise ValueError(f"order: {order} needs more than {2 * order} sectors, got {n_phi}")
+    for n in (order, *orders):
+        if 2 * n >= n_phi:
+            raise ValueError(f"order: {n} needs more than {2 * n} sectors, got {n_phi}")
     c0 = np.einsum("nik,njk->nij", p, p) / n_phi
-    fn = np.fft.rfft(p, axis=-1)[..., order] / n_phi  # I_n(q), (n, n_q)
+    spectrum = np.fft.rfft(p, axis=-1) / n_phi  # I_n(q), (n, n_q, n_phi // 2 + 1)
+    fn = spectrum[..., order]
     prod = np.conj(fn)[:, :, None] * fn[:, None, :]
     cn = np.abs(prod) if reduce == "abs" else prod.real
     iu = np.triu_indices(p.shape[1], k=1)
     out = c0.copy()
     out[:, iu[0], iu[1]] = cn[:, iu[0], iu[1]]
     scale = np.trace(c0, axis1=1, axis2=2) / p.shape[1]
-    safe = np.where(scale > 0, scale, 1.0)
-    return (out / safe[:, None, None]).astype(np.float32)
+    safe = np.where(scale > 0, scale, 1.0)[:, None, None]
+    if not orders:
+        return (out / safe).astype(np.float32)
+    maps = [out]
+    for n in orders:
+        fn = spectrum[..., n]
+        prod = np.conj(fn)[:, :, None] * fn[:, None, :]
+        m = prod.real
+        m[:, iu[0], iu[1]] = np.abs(prod.imag[:, iu[0], iu[1]])
+        maps.append(m)
+    return (np.stack(maps, axis=1) / safe[:, None]).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=8)
@@ -109,8 +136,9 @@ def _ccf(shape: tuple[int, int], cfg_json: str) -> CCF:
 
 
 def ccf_maps(images: Any, n_q: int = 48, n_phi: int = 32, order: int = 8, r_min: float = 0.15,
-             r_max: float = 1.0, reduce: Literal["abs", "real"] = "abs") -> np.ndarray:
-    """CCF maps (n, n_q, n_q) float32 of images (n, rows, cols) (or one image → (n_q, n_q)).
+             r_max: float = 1.0, reduce: Literal["abs", "real"] = "abs", orders: Sequence[int] = ()) -> np.ndarray:
+    """CCF maps (n, n_q, n_q) float32 of images (n, rows, cols) (or one image → (n_q, n_q));
+    with ``orders``, (n, 1 + len(orders), n_q, n_q) (or one: (1 + len(orders), n_q, n_q)).
 
     The geometry is built once per image shape and settings (cached); see the module doc.
     """
@@ -120,7 +148,8 @@ def ccf_maps(images: Any, n_q: int = 48, n_phi: int = 32, order: int = 8, r_min:
         arr = arr[None]
     if arr.ndim != 3:
         raise ValueError(f"ccf: expected images (n, rows, cols) or one (rows, cols), got shape {arr.shape}")
-    cfg = CCFConfig(n_q=n_q, n_phi=n_phi, order=order, r_min=r_min, r_max=r_max, reduce=reduce)
+    cfg = CCFConfig(n_q=n_q, n_phi=n_phi, order=order, r_min=r_min, r_max=r_max, reduce=reduce,
+                    orders=list(orders))
     out = _ccf((int(arr.shape[1]), int(arr.shape[2])), cfg.model_dump_json())(arr)
     return out[0] if one else out
 

@@ -98,7 +98,7 @@ def read_split(ds: Any, split: int | None, source: str, max_n: int | None = None
         sel = sel[:max_n]
     samples = ds["sample"].values[sel] if "sample" in ds.coords else sel
     rows, cols = int(ds.sizes["row"]), int(ds.sizes["col"])
-    out_shape = (ccf.cfg.n_q, ccf.cfg.n_q) if ccf is not None else (rows, cols)
+    out_shape = ccf.map_shape if ccf is not None else (rows, cols)
     x = np.empty((sel.size, *out_shape), np.float32)
     for a in range(0, sel.size, block):
         idx = sel[a:a + block]
@@ -255,13 +255,13 @@ def train(cfg: ClassifierConfig, log: Log = print, max_new_epochs: int | None = 
     if len(tr) < tc.batch_size or len(va) == 0:
         raise ValueError(f"{src}: {len(tr)} training and {len(va)} validation images; need at least "
                          f"batch_size={tc.batch_size} and one")
-    log(f"{src}: {len(tr)} train, {len(va)} val {cfg.model.input}s {tr.x.shape[1]}×{tr.x.shape[2]} loaded "
+    log(f"{src}: {len(tr)} train, {len(va)} val {cfg.model.input}s {'×'.join(map(str, tr.x.shape[1:]))} loaded "
         f"in {time.perf_counter() - t_load:.0f} s")
     scale = cfg.model.input_scale or input_scale(tr.x)
     noisy = noise_augmenter(ds, tr_images, tc) if tc.augment.noise and tr_images is not None else None
     pw = torch.as_tensor(pos_weights(tc, tr.y), dtype=torch.float32)
     torch.manual_seed(tc.seed)
-    net = PreActResNet18(cfg.model, scale)
+    net = PreActResNet18(cfg.model, scale, in_channels=cfg.ccf.channels if ccf is not None else 1)
     opt = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     st = _State()
     if partial.exists():
@@ -441,7 +441,8 @@ class Classifier(LabelPredictor):
         self.ccf_config = CCFConfig.model_validate(ckpt["ccf_config"])
         self.image_shape = (int(ckpt["image_shape"][0]), int(ckpt["image_shape"][1]))
         self.thresholds = np.asarray(ckpt["thresholds"], dtype=np.float64)
-        self.net = PreActResNet18(self.model_config, float(ckpt["input_scale"]))
+        channels = self.ccf_config.channels if self.model_config.input == "ccf" else 1
+        self.net = PreActResNet18(self.model_config, float(ckpt["input_scale"]), in_channels=channels)
         self.net.load_state_dict(ckpt["state"])
         self.net.eval()
         self.ccf = CCF(self.image_shape, self.ccf_config) if self.model_config.input == "ccf" else None

@@ -362,7 +362,9 @@ class CCFConfig(StrictModel):
     half-width: 1 is the inscribed circle, the edge of the round MCP; the
     default ``r_min`` clears the largest central hole, 4° of 30°);
     ``n_phi`` azimuthal sectors; ``order``: the angular Fourier order of the
-    upper triangle; ``reduce``: |I_n*(q_i) I_n(q_j)| (``abs``) or its real part.
+    upper triangle; ``reduce``: |I_n*(q_i) I_n(q_j)| (``abs``) or its real part;
+    ``orders``: further angular orders, one map channel each (Re below, |Im|
+    above the diagonal; not in the seed; empty: the seed's one map).
     """
 
     n_q: int = Field(48, ge=4, le=1024)
@@ -371,6 +373,7 @@ class CCFConfig(StrictModel):
     r_min: float = Field(0.15, ge=0, lt=1.5)
     r_max: float = Field(1.0, gt=0, le=1.5)
     reduce: Literal["abs", "real"] = "abs"
+    orders: list[int] = Field(default_factory=list, max_length=64)
 
     @model_validator(mode="after")
     def _fits(self) -> CCFConfig:
@@ -379,7 +382,17 @@ class CCFConfig(StrictModel):
         if 2 * self.order >= self.n_phi:
             raise ValueError(f"order: {self.order} needs n_phi > {2 * self.order} sectors (Nyquist), "
                              f"got n_phi={self.n_phi}")
+        for n in self.orders:
+            if n < 1 or 2 * n >= self.n_phi:
+                raise ValueError(f"orders: {n} must be ≥ 1 and below n_phi / 2 = {self.n_phi / 2:g} (Nyquist)")
+        if len(set(self.orders)) != len(self.orders):
+            raise ValueError(f"orders: repeated entries in {self.orders}")
         return self
+
+    @property
+    def channels(self) -> int:
+        """Map channels: the seed's map plus one per entry of ``orders``."""
+        return 1 + len(self.orders)
 
 
 class ClassifierAugmentConfig(StrictModel):

@@ -17,10 +17,11 @@ h(x) = α·sign(x)·log(1 + e·|x|) (``"log"``), which equals the seed's
 α(log(x + c₀) + c₁) for x ≥ 0, odd-symmetric, with c₀ = e⁻¹, c₁ = 1:
 h(0) = 0, h'(0) = αe.
 
-Input: one channel, the raw detector image (or a CCF map, :mod:`.ccf`)
-divided by a fixed ``input_scale`` stored with the model. Because the stem
-conv is linear without bias, a fixed scale is the same network class as
-feeding raw counts (the seed): it only rescales the stem's initial weights.
+Input: one channel, the raw detector image (or a CCF map, :mod:`.ccf`;
+``in_channels`` > 1 for multi-order CCF maps) divided by a fixed
+``input_scale`` stored with the model. Because the stem conv is linear
+without bias, a fixed scale is the same network class as feeding raw counts
+(the seed): it only rescales the stem's initial weights.
 
 This module imports torch at top level; import it only where torch is needed.
 """
@@ -95,16 +96,18 @@ class PreActBlock(nn.Module):
 
 
 class PreActResNet18(nn.Module):
-    """Pre-activated ResNet18 over (B, 1, H, W) inputs in input units; returns (B, 11) logits."""
+    """Pre-activated ResNet18 over (B, in_channels, H, W) inputs in input units (or (B, H, W) for one
+    channel); returns (B, 11) logits."""
 
-    def __init__(self, cfg: ClassifierModelConfig, input_scale: float = 1.0, n_labels: int = len(LABELS)) -> None:
+    def __init__(self, cfg: ClassifierModelConfig, input_scale: float = 1.0, n_labels: int = len(LABELS),
+                 in_channels: int = 1) -> None:
         super().__init__()
         if not (math.isfinite(input_scale) and input_scale > 0):
             raise ValueError(f"input_scale: must be positive and finite, got {input_scale!r}")
         w = cfg.base_width
         self.input_scale: torch.Tensor
         self.register_buffer("input_scale", torch.tensor(float(input_scale)))
-        self.stem = nn.Conv2d(1, w, 7, 2, 3, bias=False)
+        self.stem = nn.Conv2d(in_channels, w, 7, 2, 3, bias=False)
         self.first_act: nn.Module = (LogActivation(cfg.alpha) if cfg.first_activation == "log"
                                      else nn.LeakyReLU(cfg.leak))
         self.pool = nn.MaxPool2d(3, 2, 1)

@@ -12,9 +12,8 @@ from hifft.diffraction.config import CCFConfig
 from hifft.reduce import Azimuthal
 
 
-def direct_ccf(img: np.ndarray, n_q: int, n_phi: int, order: int, r_min: float, r_max: float,
-               reduce: str = "abs") -> np.ndarray:
-    """The map written out: pixel loops per polar bin, an explicit DFT sum, products per (i, j)."""
+def direct_polar(img: np.ndarray, n_q: int, n_phi: int, r_min: float, r_max: float) -> np.ndarray:
+    """I(q, φ) written out: pixel loops per polar bin, empty bins at their ring's mean."""
     rows, cols = img.shape
     yy, xx = np.meshgrid(np.arange(rows) - (rows - 1) / 2, np.arange(cols) - (cols - 1) / 2, indexing="ij")
     r = np.hypot(yy, xx) / (min(rows, cols) / 2)
@@ -31,8 +30,21 @@ def direct_ccf(img: np.ndarray, n_q: int, n_phi: int, order: int, r_min: float, 
                 polar[i, k] = img[sel].mean()
         ring = np.nanmean(polar[i])
         polar[i] = np.where(np.isnan(polar[i]), ring, polar[i])
+    return polar
+
+
+def direct_coefficients(polar: np.ndarray, order: int) -> np.ndarray:
+    """I_n(q) by an explicit DFT sum over the sector centres (the first sector starts at φ = −180°)."""
+    n_phi = polar.shape[1]
     centres = np.radians(-180.0 + (np.arange(n_phi) + 0.5) * 360.0 / n_phi)
-    i_n = (polar * np.exp(-1j * order * centres)[None, :]).sum(axis=1) / n_phi
+    return (polar * np.exp(-1j * order * centres)[None, :]).sum(axis=1) / n_phi
+
+
+def direct_ccf(img: np.ndarray, n_q: int, n_phi: int, order: int, r_min: float, r_max: float,
+               reduce: str = "abs") -> np.ndarray:
+    """The map written out: direct polar bins and DFT, products per (i, j)."""
+    polar = direct_polar(img, n_q, n_phi, r_min, r_max)
+    i_n = direct_coefficients(polar, order)
     out = np.empty((n_q, n_q))
     for i in range(n_q):
         for j in range(n_q):
@@ -130,7 +142,54 @@ def test_batched_bin_means_equal_the_per_frame_call(n_phi):
         az.bin_means(np.zeros((2, 40, 50)))
 
 
+def test_order_channels_equal_the_direct_computation():
+    rng = np.random.default_rng(5)
+    base = radial_image(64, lambda r, p: 1 + 0.3 * np.cos(2 * p + 3 * r) + 0.2 * np.sin(3 * p - 2 * r))
+    imgs = (1000 * base[None] + rng.uniform(0, 50, (2, 64, 64))).astype(np.float32)
+    kw = dict(n_q=10, n_phi=32, order=8, r_min=0.2, r_max=1.0)
+    got = ccf_maps(imgs, orders=[1, 2, 3], **kw)
+    assert got.shape == (2, 4, 10, 10) and got.dtype == np.float32
+    np.testing.assert_array_equal(got[:, 0], ccf_maps(imgs, **kw))  # the seed's map first, unchanged
+    for k, img in enumerate(imgs):
+        polar = direct_polar(img.astype(np.float64), 10, 32, 0.2, 1.0)
+        s = np.mean(polar ** 2)
+        for c, n in enumerate([1, 2, 3], start=1):
+            i_n = direct_coefficients(polar, n)
+            z = np.conj(i_n)[:, None] * i_n[None, :]
+            want = np.where(np.arange(10)[:, None] >= np.arange(10)[None, :], z.real, np.abs(z.imag)) / s
+            np.testing.assert_allclose(got[k, c], want, rtol=2e-4, atol=1e-6)
+    assert ccf_maps(imgs[0], orders=[1, 2, 3], **kw).shape == (4, 10, 10)
+    assert CCF((64, 64), CCFConfig(orders=[1, 2, 3], n_q=10)).map_shape == (4, 10, 10)
+
+
+def test_odd_orders_tell_a_one_sided_pattern_from_its_centrosymmetric_twin():
+    # order 1 vanishes on a centrosymmetric pattern, not on a one-sided one (seed 003's 'asymmetric')
+    one_sided = radial_image(64, lambda r, p: 1 + 0.5 * np.cos(p) * (r > 0.5))
+    kw = dict(n_q=8, n_phi=32, order=8, r_min=0.2, r_max=1.0)
+    a = ccf_maps(one_sided, orders=[1, 2], **kw)
+    b = ccf_maps(np.ascontiguousarray(one_sided[::-1, ::-1]), orders=[1, 2], **kw)  # rotation by π
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)  # rotation invariant
+    sym = 0.5 * (one_sided + one_sided[::-1, ::-1])
+    c = ccf_maps(sym, orders=[1, 2], **kw)
+    assert np.abs(a[1]).max() > 0.01 and np.abs(c[1]).max() < 1e-4
+
+
+def test_order_channels_do_not_change_under_flips_and_gain():
+    rng = np.random.default_rng(0)
+    img = (radial_image(64, lambda r, p: 1 + 0.4 * np.cos(3 * p + 2 * r) + 0.3 * np.sin(5 * p - r)) * 500
+           + rng.uniform(0, 20, (64, 64)))
+    kw = dict(n_q=10, n_phi=30, order=8, r_min=0.2, r_max=1.0, orders=[1, 3, 5])
+    ref = ccf_maps(img, **kw)
+    assert np.abs(ref[1:][:, np.triu_indices(10, k=1)[0], np.triu_indices(10, k=1)[1]]).max() > 1e-3
+    for other in (img[:, ::-1], img[::-1, :], 7.5 * img):
+        np.testing.assert_allclose(ccf_maps(np.ascontiguousarray(other), **kw), ref, rtol=1e-5, atol=1e-7)
+
+
 def test_bad_settings_are_named():
+    with pytest.raises(ConfigError, match=r"orders: 16 must be ≥ 1 and below n_phi / 2 = 16"):
+        validate(CCFConfig, {"orders": [2, 16]})
+    with pytest.raises(ConfigError, match=r"orders: repeated entries"):
+        validate(CCFConfig, {"orders": [2, 2]})
     with pytest.raises(ConfigError, match=r"order: 8 needs n_phi > 16"):
         validate(CCFConfig, {"order": 8, "n_phi": 16})
     with pytest.raises(ConfigError, match="r_min"):

@@ -309,6 +309,21 @@ def test_ccf_noise_augmentation_maps_noisy_images_per_batch(store, tmp_path, mon
     assert rec["config"]["train"]["augment"]["noise"] == 1.0 and load(final).ccf is not None
 
 
+def test_multi_order_ccf_model_trains_loads_and_predicts(store, tmp_path):
+    cfg = job(store, tmp_path / "m", input="ccf")
+    cfg.ccf.orders = [1, 2, 3]
+    final = train(cfg, log=lambda s: None)
+    clf = load(final)
+    assert clf.ccf is not None and clf.ccf.map_shape == (4, 6, 6)
+    assert clf.net.stem.in_channels == 4
+    imgs = open_dataset(store)["image"].values[:5]
+    assert clf.inputs(imgs).shape == (5, 4, 6, 6)
+    lg = clf.logits(imgs)
+    assert lg.shape == (5, len(LABELS)) and np.isfinite(lg).all()
+    rec = json.loads(final.with_name("model.json").read_text())
+    assert rec["config"]["ccf"]["orders"] == [1, 2, 3]
+
+
 def test_keep_best_keeps_the_epoch_of_lowest_val_loss(store, tmp_path):
     cfg = job(store, tmp_path / "b")
     cfg.train.max_epochs = 4
