@@ -82,15 +82,18 @@ CLF_DIR = out/diffraction
 classifier: $(STAMP)
 	$(BIN)/hifft diffraction dataset pipelines/diffraction_default.yaml $(CLF_DIR)/droplets.zarr --client local
 	HIFFT_TRAIN__AUGMENT__NOISE=3 $(BIN)/hifft diffraction train $(CLF) --input ccf --minutes 25 \
-	  --out $(CLF_DIR)/clf_ccf
+	  --out $(CLF_DIR)/clf_ccf_orders
+	HIFFT_TRAIN__AUGMENT__NOISE=3 HIFFT_CCF__ORDERS="[]" $(BIN)/hifft diffraction train $(CLF) --input ccf \
+	  --minutes 25 --out $(CLF_DIR)/clf_ccf
 	$(BIN)/hifft diffraction train $(CLF) --minutes 30 --out $(CLF_DIR)/clf_log
 	$(BIN)/hifft diffraction train $(CLF) --minutes 30 --first-activation relu --out $(CLF_DIR)/clf_relu
+	$(BIN)/hifft diffraction ensemble $(CLF_DIR)/clf_log/model.pt $(CLF_DIR)/clf_ccf_orders/model.pt \
+	  $(CLF_DIR)/droplets.zarr --out $(CLF_DIR)/clf_ensemble_orders
 	$(BIN)/hifft diffraction ensemble $(CLF_DIR)/clf_log/model.pt $(CLF_DIR)/clf_ccf/model.pt \
 	  $(CLF_DIR)/droplets.zarr --out $(CLF_DIR)/clf_ensemble
-	$(BIN)/hifft diffraction ensemble $(CLF_DIR)/clf_log/model.pt $(CLF_DIR)/clf_ccf/model.pt \
-	  $(CLF_DIR)/droplets.zarr --weights mean --out $(CLF_DIR)/clf_ensemble_mean
-	$(BIN)/hifft diffraction evaluate $(CLF_DIR)/clf_ccf/model.pt $(CLF_DIR)/clf_log/model.pt \
-	  $(CLF_DIR)/clf_relu/model.pt $(CLF_DIR)/clf_ensemble/model.pt $(CLF_DIR)/clf_ensemble_mean/model.pt $(CLF_DIR)/droplets.zarr --config $(CLF) \
+	$(BIN)/hifft diffraction evaluate $(CLF_DIR)/clf_ccf_orders/model.pt $(CLF_DIR)/clf_ensemble_orders/model.pt \
+	  $(CLF_DIR)/clf_ccf/model.pt $(CLF_DIR)/clf_log/model.pt $(CLF_DIR)/clf_relu/model.pt \
+	  $(CLF_DIR)/clf_ensemble/model.pt $(CLF_DIR)/droplets.zarr --config $(CLF) \
 	  --json benchmarks/results/classifier.json
 	$(BIN)/python benchmarks/diffraction_report.py
 

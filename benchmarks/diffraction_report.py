@@ -55,6 +55,18 @@ def input_name(m: dict[str, Any]) -> str:
     return f"{m['input']} + orders {span}"
 
 
+def other_store(res: dict[str, Any]) -> list[str]:
+    """A line naming the training stores when the models were trained on another store than the scored one."""
+    seen = {(t["path"], t["fingerprint"]) for m in res["models"].values()
+            for t in [m.get("trained_on")] + [mm.get("trained_on") for mm in m.get("members") or []]
+            if t and t.get("fingerprint") != res["dataset_fingerprint"]}
+    if not seen:
+        return []
+    where = ", ".join(f"`{p}` (fingerprint {f})" for p, f in sorted(seen))
+    return [f"The models were trained, and their thresholds chosen, on {where}; every image scored here comes "
+            "from this other store, a fresh draw (its own seed) that chose nothing.", ""]
+
+
 def summary(res: dict[str, Any]) -> list[str]:
     L = ["| model | input | first activation | noise augmentation | macro-F1 | micro P | micro R | micro Acc | "
          "exact match | violations (raw) | images/s | weights | training |",
@@ -165,6 +177,7 @@ def render(res: dict[str, Any]) -> str:
         f"{res['batch_size']}, after one warm-up batch; load average "
         f"{' / '.join(f'{x:.2f}' for x in res['load_average_start'])} at the start (1/5/15 min).",
         "",
+        *other_store(res),
         f"Targets: macro-F1 ≥ {TARGETS['macro_f1']}; micro precision/recall against the seed's "
         f"{seed['precision']}/{seed['recall']} (log activation, α = 0.2, its own 15 % evaluation split, best over "
         f"training); hierarchy violations ≤ {100 * TARGETS['violations']:.0f} % of images; ≥ "
@@ -172,8 +185,10 @@ def render(res: dict[str, Any]) -> str:
         f"{TARGETS['weights_mb']:.0f} MB.",
         "",
         "Earlier rounds: [classifier_round1.md](classifier_round1.md) (other labels: before the bent rule needed "
-        "a streak) and [classifier_round2.md](classifier_round2.md) (the same dataset and test split; last-epoch "
-        "weights, CCF model trained without noise for 30 min, image model for 35 min).",
+        "a streak), [classifier_round2.md](classifier_round2.md) (the same dataset and test split; last-epoch "
+        "weights, CCF model trained without noise for 30 min, image model for 35 min) and "
+        "[classifier_round3.md](classifier_round3.md) (the same data; the seed's one CCF map only; its models are "
+        "scored again below beside the round-4 models, whose CCF input adds the angular orders 1–8 as channels).",
         "",
         "## Summary (no added noise)",
         "",

@@ -263,6 +263,7 @@ def test_shipped_job_file_loads():
     cfg = load_classifier(Path(__file__).parents[2] / "pipelines" / "diffraction_classifier.yaml")
     assert cfg.train is not None and cfg.model.base_width == 32 and cfg.model.first_activation == "log"
     assert cfg.evaluate.noise_levels == ["none", "mean", "mean+std", "max"]
+    assert cfg.ccf.orders == list(range(1, 9))  # the round-4 CCF input
 
 
 def test_noise_augmentation_stays_on_active_pixels_and_below_its_bound(store, tmp_path):
