@@ -21,6 +21,17 @@ LABELS = ("spherical_oblate", "round", "elliptical", "newton_rings", "prolate", 
 TARGETS = {"macro_f1": 0.95, "violations": 0.01, "images_per_s": 100.0, "train_minutes": 60.0, "weights_mb": 50.0}
 
 
+#: the earlier rounds, linked from the main report only
+ROUNDS = [
+    "Earlier rounds: [classifier_round1.md](classifier_round1.md) (other labels: before the bent rule needed "
+    "a streak), [classifier_round2.md](classifier_round2.md) (the same dataset and test split; last-epoch "
+    "weights, CCF model trained without noise for 30 min, image model for 35 min) and "
+    "[classifier_round3.md](classifier_round3.md) (the same data; the seed's one CCF map only; its models are "
+    "scored again below beside the round-4 models, whose CCF input adds the angular orders 1–8 as channels).",
+    "",
+]
+
+
 def f3(v: float | None) -> str:
     return "–" if v is None else f"{v:.3f}"
 
@@ -158,14 +169,14 @@ def clear_section(res: dict[str, Any]) -> list[str]:
     return [*L, ""]
 
 
-def render(res: dict[str, Any]) -> str:
+def render(res: dict[str, Any], source: str = "classifier.json") -> str:
     if "none" not in res["noise"]["levels"]:
         raise SystemExit("the evaluation has no 'none' noise level; rerun evaluate with it")
     seed = res["seed_reference"]["log_alpha_0.2"]
     L = [
         "# Droplet-diffraction classifier (issue 17)",
         "",
-        "Written by `python benchmarks/diffraction_report.py` from `classifier.json` "
+        f"Written by `python benchmarks/diffraction_report.py` from `{source}` "
         "(`hifft diffraction evaluate`, job `pipelines/diffraction_classifier.yaml`); every figure below is read "
         "from that file.",
         "",
@@ -178,17 +189,12 @@ def render(res: dict[str, Any]) -> str:
         f"{' / '.join(f'{x:.2f}' for x in res['load_average_start'])} at the start (1/5/15 min).",
         "",
         *other_store(res),
+        *(ROUNDS if source == "classifier.json" else []),
         f"Targets: macro-F1 ≥ {TARGETS['macro_f1']}; micro precision/recall against the seed's "
         f"{seed['precision']}/{seed['recall']} (log activation, α = 0.2, its own 15 % evaluation split, best over "
         f"training); hierarchy violations ≤ {100 * TARGETS['violations']:.0f} % of images; ≥ "
         f"{TARGETS['images_per_s']:.0f} images/s; training ≤ {TARGETS['train_minutes']:.0f} min; weights ≤ "
         f"{TARGETS['weights_mb']:.0f} MB.",
-        "",
-        "Earlier rounds: [classifier_round1.md](classifier_round1.md) (other labels: before the bent rule needed "
-        "a streak), [classifier_round2.md](classifier_round2.md) (the same dataset and test split; last-epoch "
-        "weights, CCF model trained without noise for 30 min, image model for 35 min) and "
-        "[classifier_round3.md](classifier_round3.md) (the same data; the seed's one CCF map only; its models are "
-        "scored again below beside the round-4 models, whose CCF input adds the angular orders 1–8 as channels).",
         "",
         "## Summary (no added noise)",
         "",
@@ -231,11 +237,11 @@ def render(res: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=RESULTS / "classifier.json")
-    ap.add_argument("--out", type=Path, default=None, help="default: classifier.md beside the JSON")
+    ap.add_argument("--out", type=Path, default=None, help="default: the JSON's name with .md")
     a = ap.parse_args()
     res = json.loads(a.json.read_text())
-    out = a.out or a.json.with_name("classifier.md")
-    out.write_text(render(res))
+    out = a.out or a.json.with_suffix(".md")
+    out.write_text(render(res, a.json.name))
     print(f"wrote {out}")
 
 
