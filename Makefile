@@ -96,6 +96,12 @@ classifier: $(STAMP)
 	  $(CLF_DIR)/clf_ensemble/model.pt $(CLF_DIR)/droplets.zarr --config $(CLF) \
 	  --json benchmarks/results/classifier.json
 	$(BIN)/python benchmarks/diffraction_report.py
+	HIFFT_DATASET__SEED=7 HIFFT_DATASET__N_SAMPLES=4000 HIFFT_DATASET__SPLIT="{train: 0, val: 0, test: 1}" \
+	  $(BIN)/hifft diffraction dataset pipelines/diffraction_default.yaml $(CLF_DIR)/fresh_test.zarr --client local
+	$(BIN)/hifft diffraction evaluate $(CLF_DIR)/clf_ccf_orders/model.pt $(CLF_DIR)/clf_ccf/model.pt \
+	  $(CLF_DIR)/clf_ensemble/model.pt $(CLF_DIR)/fresh_test.zarr --config $(CLF) \
+	  --json benchmarks/results/classifier_fresh.json
+	$(BIN)/python benchmarks/diffraction_report.py --json benchmarks/results/classifier_fresh.json
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fft.py
