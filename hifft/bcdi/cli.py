@@ -83,6 +83,8 @@ def phase_cmd(
     guide: Annotated[Path | None, typer.Option(help="A fill of the gaps (`hifft bcdi inpaint` output: Zarr store "
                                                      "with 'inpainted', or .npy) that holds the gap voxels through "
                                                      "HIO; they are free through ER.")] = None,
+    release_fill: Annotated[int | None, typer.Option(min=0, help="Iterations --guide holds the gap voxels "
+                                                                 "(default: all of HIO).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
     """HIO + ER with shrink-wrap; gap voxels (variable 'mask') are left free (or guided by --guide through HIO);
@@ -105,15 +107,17 @@ def phase_cmd(
             raise typer.BadParameter(f"--guide: {pattern} has no 'mask' (gap voxels) to guide")
         fill = _read_array(guide, "inpainted", "guide")
     try:
-        res = phasing.phase_retrieval(counts, mask, recipe=phasing.Recipe(hio=hio, er=er), starts=starts, seed=seed,
-                                      backend=backend, fill=fill)
+        recipe = phasing.Recipe(hio=hio, er=er, release_fill=release_fill)
+        res = phasing.phase_retrieval(counts, mask, recipe=recipe, starts=starts, seed=seed, backend=backend,
+                                      fill=fill)
     except phasing.PhasingError as exc:
         raise typer.BadParameter(f"{guide or pattern}: {exc}") from exc
     rec = xr.Dataset(
         {"modulus": (("r_z", "r_y", "r_x"), np.abs(res.obj)), "phase": (("r_z", "r_y", "r_x"), np.angle(res.obj)),
          "support": (("r_z", "r_y", "r_x"), res.support)},
         attrs={"pattern": str(pattern), "error": res.error, "llk_free": res.llk_free, "selected_by": res.selected_by,
-               "hio": hio, "er": er, "starts": starts, "backend": backend, "guide": str(guide or "")},
+               "hio": hio, "er": er, "starts": starts, "backend": backend, "guide": str(guide or ""),
+               "release_fill": -1 if release_fill is None else release_fill},
     )
     line = f"error {res.error:.4g}, free LLK {res.llk_free:.4g}"
     if "modulus" in ds:

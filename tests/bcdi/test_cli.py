@@ -29,10 +29,11 @@ def test_simulate_then_phase(tmp_path):
     r = runner.invoke(app, ["bcdi", "inpaint", str(pat), "--out", str(fill), "--method", "biharmonic"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["bcdi", "phase", str(pat), str(rec2), "--hio", "400", "--er", "150", "--starts", "3",
-                            "--guide", str(fill)])
+                            "--guide", str(fill), "--release-fill", "100"])
     assert r.exit_code == 0, r.output
     out2 = xr.open_zarr(rec2, consolidated=False)
     assert out2.attrs["guide"] == str(fill) and out2.attrs["modulus_error"] < 0.15, dict(out2.attrs)
+    assert out2.attrs["release_fill"] == 100
     r = runner.invoke(app, ["bcdi", "phase", str(pat), str(tmp_path / "r3.zarr"), "--guide", str(pat)])
     assert r.exit_code != 0 and "inpainted" in r.output
 
