@@ -141,7 +141,8 @@ def test_evaluate_command_writes_every_field(store, trained, tmp_path):
     done = subprocess.run([sys.executable, str(report), "--json", str(out)], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
-    md = (tmp_path / "classifier.md").read_text()
+    md = (tmp_path / "eval.md").read_text()  # the JSON's name with .md
+    assert "from `eval.json`" in md and "Earlier rounds" not in md and "fresh draw" not in md
     assert "| log | image | log |" in md and "| ccf | ccf | relu |" in md and "| max |" in md
     assert f"{res['models']['log']['levels']['none']['enforced']['macro_f1']:.3f}" in md
 
