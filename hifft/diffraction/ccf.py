@@ -89,7 +89,7 @@ class CCF:
     def map_shape(self) -> tuple[int, ...]:
         """Shape of one image's map: (n_q, n_q), or (channels, n_q, n_q) with ``orders``."""
         c = self.cfg
-        return (c.n_q, c.n_q) if not c.orders else (1 + len(c.orders), c.n_q, c.n_q)
+        return (c.n_q, c.n_q) if not c.orders else (c.channels, c.n_q, c.n_q)
 
     def __call__(self, images: Any) -> np.ndarray:
         """CCF maps (n, *map_shape) float32 of images (n, rows, cols)."""
